@@ -1,0 +1,161 @@
+// Copyright kabar authors.
+#include "clients/cpp/clients.h"
+
+#include <grpcpp/create_channel.h>
+#include <grpcpp/security/credentials.h>
+#include <grpcpp/support/channel_arguments.h>
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "services/common/status_util.h"
+#include "grpc/health/v1/health.grpc.pb.h"
+
+namespace kabar::client {
+namespace {
+
+std::unique_ptr<grpc::ClientContext> NewContext(absl::Duration timeout) {
+  auto context = std::make_unique<grpc::ClientContext>();
+  context->set_deadline(absl::ToChronoTime(absl::Now() + timeout));
+  return context;
+}
+
+// Runs one unary call with the options' deadline and converts its status.
+template <typename Response, typename Call>
+absl::StatusOr<Response> Unary(const ClientOptions& options,
+                               const std::string& peer, Call call) {
+  std::unique_ptr<grpc::ClientContext> context = NewContext(options.timeout);
+  Response response;
+  const grpc::Status status = call(context.get(), &response);
+  if (!status.ok()) return common::FromGrpcStatus(status, peer);
+  return response;
+}
+
+}  // namespace
+
+std::shared_ptr<grpc::Channel> MakeChannel(const ClientOptions& options) {
+  grpc::ChannelArguments arguments;
+  arguments.SetMaxReceiveMessageSize(options.max_message_bytes);
+  arguments.SetMaxSendMessageSize(options.max_message_bytes);
+  return grpc::CreateCustomChannel(options.address,
+                                   grpc::InsecureChannelCredentials(), arguments);
+}
+
+absl::Status CheckHealth(const std::string& address, const std::string& service,
+                         absl::Duration timeout) {
+  ClientOptions options;
+  options.address = address;
+  auto stub = grpc::health::v1::Health::NewStub(MakeChannel(options));
+  grpc::health::v1::HealthCheckRequest request;
+  request.set_service(service);
+  grpc::health::v1::HealthCheckResponse response;
+  std::unique_ptr<grpc::ClientContext> context = NewContext(timeout);
+  const grpc::Status status = stub->Check(context.get(), request, &response);
+  if (!status.ok()) {
+    return absl::UnavailableError(absl::StrCat(
+        address, " is not answering health checks: ", status.error_message()));
+  }
+  if (response.status() != grpc::health::v1::HealthCheckResponse::SERVING) {
+    return absl::UnavailableError(absl::StrCat(address, " is not serving"));
+  }
+  return absl::OkStatus();
+}
+
+ClassifyClient::ClassifyClient(const ClientOptions& options)
+    : options_(options),
+      peer_(absl::StrCat("classifier at ", options.address)),
+      stub_(v1::ClassifierService::NewStub(MakeChannel(options))) {}
+
+absl::StatusOr<v1::ClassifyBatchResponse> ClassifyClient::ClassifyBatch(
+    const v1::ClassifyBatchRequest& request) const {
+  return Unary<v1::ClassifyBatchResponse>(
+      options_, peer_, [&](grpc::ClientContext* context, auto* response) {
+        return stub_->ClassifyBatch(context, request, response);
+      });
+}
+
+absl::StatusOr<v1::GetModelsResponse> ClassifyClient::GetModels() const {
+  return Unary<v1::GetModelsResponse>(
+      options_, peer_, [&](grpc::ClientContext* context, auto* response) {
+        return stub_->GetModels(context, v1::GetModelsRequest(), response);
+      });
+}
+
+StoreClient::StoreClient(const ClientOptions& options)
+    : options_(options),
+      peer_(absl::StrCat("store at ", options.address)),
+      stub_(v1::StoreService::NewStub(MakeChannel(options))) {}
+
+absl::StatusOr<v1::PutArticlesResponse> StoreClient::PutArticles(
+    const v1::PutArticlesRequest& request) const {
+  return Unary<v1::PutArticlesResponse>(
+      options_, peer_, [&](grpc::ClientContext* context, auto* response) {
+        return stub_->PutArticles(context, request, response);
+      });
+}
+
+absl::StatusOr<v1::StoredArticle> StoreClient::GetArticle(
+    const std::string& id) const {
+  v1::GetArticleRequest request;
+  request.set_id(id);
+  absl::StatusOr<v1::GetArticleResponse> response =
+      Unary<v1::GetArticleResponse>(
+          options_, peer_, [&](grpc::ClientContext* context, auto* out) {
+            return stub_->GetArticle(context, request, out);
+          });
+  if (!response.ok()) return response.status();
+  return std::move(*response->mutable_article());
+}
+
+absl::StatusOr<v1::QueryArticlesResponse> StoreClient::QueryArticles(
+    const v1::QueryArticlesRequest& request) const {
+  return Unary<v1::QueryArticlesResponse>(
+      options_, peer_, [&](grpc::ClientContext* context, auto* response) {
+        return stub_->QueryArticles(context, request, response);
+      });
+}
+
+absl::StatusOr<v1::CountArticlesResponse> StoreClient::CountArticles(
+    const v1::CountArticlesRequest& request) const {
+  return Unary<v1::CountArticlesResponse>(
+      options_, peer_, [&](grpc::ClientContext* context, auto* response) {
+        return stub_->CountArticles(context, request, response);
+      });
+}
+
+bool IngestStreamCall::Write(const v1::IngestStreamRequest& request) {
+  return stream_->Write(request);
+}
+
+bool IngestStreamCall::WritesDone() { return stream_->WritesDone(); }
+
+bool IngestStreamCall::Read(v1::IngestAck* ack) { return stream_->Read(ack); }
+
+absl::Status IngestStreamCall::Finish() {
+  return common::FromGrpcStatus(stream_->Finish(), peer_);
+}
+
+void IngestStreamCall::Cancel() { context_->TryCancel(); }
+
+IngestClient::IngestClient(const ClientOptions& options)
+    : options_(options),
+      peer_(absl::StrCat("ingest at ", options.address)),
+      stub_(v1::IngestService::NewStub(MakeChannel(options))) {}
+
+absl::StatusOr<v1::IngestAck> IngestClient::IngestArticle(
+    const v1::Article& article) const {
+  v1::IngestArticleRequest request;
+  *request.mutable_article() = article;
+  return Unary<v1::IngestAck>(
+      options_, peer_, [&](grpc::ClientContext* context, auto* response) {
+        return stub_->IngestArticle(context, request, response);
+      });
+}
+
+std::unique_ptr<IngestStreamCall> IngestClient::OpenStream() const {
+  auto context = std::make_unique<grpc::ClientContext>();
+  auto stream = stub_->IngestStream(context.get());
+  return std::make_unique<IngestStreamCall>(std::move(context), std::move(stream),
+                                            peer_);
+}
+
+}  // namespace kabar::client

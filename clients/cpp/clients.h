@@ -1,0 +1,135 @@
+// Copyright kabar authors.
+// The kabar C++ client library: one small class per service, each owning a
+// stub on a shared channel. Every call carries a deadline and returns
+// absl::Status / absl::StatusOr; errors name the peer ("store at
+// 127.0.0.1:7703: ..."). Used by the `kabar` CLI, by the ingest service to
+// reach classify and store, and by tests. All classes are thread-safe.
+#ifndef KABAR_CLIENTS_CPP_CLIENTS_H_
+#define KABAR_CLIENTS_CPP_CLIENTS_H_
+
+#include <memory>
+#include <string>
+
+#include <grpcpp/channel.h>
+#include <grpcpp/client_context.h>
+#include <grpcpp/support/sync_stream.h>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "kabar/v1/classify_service.grpc.pb.h"
+#include "kabar/v1/ingest_service.grpc.pb.h"
+#include "kabar/v1/store_service.grpc.pb.h"
+
+namespace kabar::client {
+
+// Default service addresses; they match the services' --listen defaults.
+inline constexpr char kDefaultIngestAddress[] = "127.0.0.1:7701";
+inline constexpr char kDefaultClassifierAddress[] = "127.0.0.1:7702";
+inline constexpr char kDefaultStoreAddress[] = "127.0.0.1:7703";
+
+struct ClientOptions {
+  // gRPC target: HOST:PORT or any gRPC name ("dns:///store:7703").
+  std::string address;
+  // Deadline of each unary call.
+  absl::Duration timeout = absl::Seconds(30);
+  // Largest message sent or received.
+  int max_message_bytes = 64 << 20;
+};
+
+// A channel to `options.address`. Connection happens lazily on first call.
+std::shared_ptr<grpc::Channel> MakeChannel(const ClientOptions& options);
+
+// Asks the standard grpc.health.v1 service at `address` for `service` ("" =
+// the whole server). OK when SERVING; UNAVAILABLE (naming the address) when
+// unreachable or not serving.
+absl::Status CheckHealth(const std::string& address, const std::string& service,
+                         absl::Duration timeout);
+
+class ClassifyClient final {
+ public:
+  explicit ClassifyClient(const ClientOptions& options);
+
+  absl::StatusOr<v1::ClassifyBatchResponse> ClassifyBatch(
+      const v1::ClassifyBatchRequest& request) const;
+  absl::StatusOr<v1::GetModelsResponse> GetModels() const;
+
+  // "classifier at ADDRESS", used in error messages.
+  const std::string& peer() const { return peer_; }
+
+ private:
+  const ClientOptions options_;
+  const std::string peer_;
+  const std::unique_ptr<v1::ClassifierService::Stub> stub_;
+};
+
+class StoreClient final {
+ public:
+  explicit StoreClient(const ClientOptions& options);
+
+  absl::StatusOr<v1::PutArticlesResponse> PutArticles(
+      const v1::PutArticlesRequest& request) const;
+  // NOT_FOUND when no article has this id.
+  absl::StatusOr<v1::StoredArticle> GetArticle(const std::string& id) const;
+  absl::StatusOr<v1::QueryArticlesResponse> QueryArticles(
+      const v1::QueryArticlesRequest& request) const;
+  absl::StatusOr<v1::CountArticlesResponse> CountArticles(
+      const v1::CountArticlesRequest& request) const;
+
+  const std::string& peer() const { return peer_; }
+
+ private:
+  const ClientOptions options_;
+  const std::string peer_;
+  const std::unique_ptr<v1::StoreService::Stub> stub_;
+};
+
+// One open IngestStream call. Write() and Read() may be used from two
+// different threads at once (one writer, one reader).
+class IngestStreamCall final {
+ public:
+  IngestStreamCall(std::unique_ptr<grpc::ClientContext> context,
+                   std::unique_ptr<grpc::ClientReaderWriter<
+                       v1::IngestStreamRequest, v1::IngestAck>> stream,
+                   std::string peer)
+      : context_(std::move(context)),
+        stream_(std::move(stream)),
+        peer_(std::move(peer)) {}
+
+  // False when the stream is broken; Finish() then tells why.
+  bool Write(const v1::IngestStreamRequest& request);
+  // Half-closes: no more articles. Acks keep coming.
+  bool WritesDone();
+  // Next ack; false at the end of the stream.
+  bool Read(v1::IngestAck* ack);
+  // The call's final status. REQUIRES: Read() returned false.
+  absl::Status Finish();
+  // Aborts the call.
+  void Cancel();
+
+ private:
+  std::unique_ptr<grpc::ClientContext> context_;
+  std::unique_ptr<grpc::ClientReaderWriter<v1::IngestStreamRequest, v1::IngestAck>>
+      stream_;
+  const std::string peer_;
+};
+
+class IngestClient final {
+ public:
+  explicit IngestClient(const ClientOptions& options);
+
+  absl::StatusOr<v1::IngestAck> IngestArticle(const v1::Article& article) const;
+
+  // Opens a stream. It has no deadline: it lives as long as the client sends.
+  std::unique_ptr<IngestStreamCall> OpenStream() const;
+
+  const std::string& peer() const { return peer_; }
+
+ private:
+  const ClientOptions options_;
+  const std::string peer_;
+  const std::unique_ptr<v1::IngestService::Stub> stub_;
+};
+
+}  // namespace kabar::client
+
+#endif  // KABAR_CLIENTS_CPP_CLIENTS_H_
