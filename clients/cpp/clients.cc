@@ -36,6 +36,9 @@ std::shared_ptr<grpc::Channel> MakeChannel(const ClientOptions& options) {
   grpc::ChannelArguments arguments;
   arguments.SetMaxReceiveMessageSize(options.max_message_bytes);
   arguments.SetMaxSendMessageSize(options.max_message_bytes);
+  // With a name that resolves to several replicas (a scaled compose service,
+  // a headless Kubernetes service), spread calls over all of them.
+  arguments.SetLoadBalancingPolicyName("round_robin");
   return grpc::CreateCustomChannel(options.address,
                                    grpc::InsecureChannelCredentials(), arguments);
 }

@@ -1,0 +1,68 @@
+// Copyright kabar authors.
+// kabar-ingest: the front door. Validates and normalizes articles streamed by
+// clients, has the classify service label them and the store service commit
+// them, and acknowledges each one.
+//
+// Usage: kabar-ingest [--listen=127.0.0.1:7701] [--classifier=127.0.0.1:7702]
+//            [--store=127.0.0.1:7703] [--max_article_bytes=1048576]
+//            [--max_batch_size=64] [--workers=4] [--window=512]
+//            [--rpc_timeout=30s] [--port_file=PATH] [--shutdown_grace=10s]
+// Every flag can also be set as KABAR_<FLAG> in the environment.
+#include <cstdio>
+#include <memory>
+#include <string>
+
+#include "absl/flags/flag.h"
+#include "services/common/flags.h"
+#include "services/common/server_runner.h"
+#include "services/ingest/ingest_service.h"
+#include "services/ingest/ingester.h"
+
+ABSL_FLAG(std::string, listen, "127.0.0.1:7701", "HOST:PORT to serve on (port 0: any)");
+ABSL_FLAG(std::string, classifier, kabar::client::kDefaultClassifierAddress,
+          "Address of the classify service");
+ABSL_FLAG(std::string, store, kabar::client::kDefaultStoreAddress,
+          "Address of the store service");
+ABSL_FLAG(int64_t, max_article_bytes, 1 << 20, "Largest accepted article");
+ABSL_FLAG(int, max_batch_size, 64, "Most articles per classify/store call");
+ABSL_FLAG(int, workers, 4, "Batches in flight at once");
+ABSL_FLAG(int, window, 512, "Unacked articles one stream may have in flight");
+ABSL_FLAG(absl::Duration, rpc_timeout, absl::Seconds(30),
+          "Deadline of each call to classify and store");
+ABSL_FLAG(std::string, port_file, "", "Write the bound port to this file");
+ABSL_FLAG(absl::Duration, shutdown_grace, absl::Seconds(10),
+          "Time in-flight calls get to finish on SIGTERM");
+
+int main(int argc, char** argv) {
+  kabar::common::ParseFlags(argc, argv, "kabar-ingest: validates and accepts articles");
+
+  kabar::ingest::IngesterOptions options;
+  options.validation.max_article_bytes = absl::GetFlag(FLAGS_max_article_bytes);
+  options.max_batch_size = absl::GetFlag(FLAGS_max_batch_size);
+  options.workers = absl::GetFlag(FLAGS_workers);
+  if (options.max_batch_size < 1 || options.workers < 1 || absl::GetFlag(FLAGS_window) < 1) {
+    std::fprintf(stderr, "--max_batch_size, --workers and --window must be >= 1\n");
+    return 2;
+  }
+  kabar::client::ClientOptions classifier{absl::GetFlag(FLAGS_classifier),
+                                          absl::GetFlag(FLAGS_rpc_timeout)};
+  kabar::client::ClientOptions store{absl::GetFlag(FLAGS_store),
+                                     absl::GetFlag(FLAGS_rpc_timeout)};
+  kabar::ingest::Ingester ingester(
+      options, std::make_unique<kabar::client::ClassifyClient>(classifier),
+      std::make_unique<kabar::client::StoreClient>(store));
+  kabar::ingest::IngestServiceImpl service({absl::GetFlag(FLAGS_window)}, &ingester);
+
+  kabar::common::ServerOptions server_options;
+  server_options.listen = absl::GetFlag(FLAGS_listen);
+  server_options.port_file = absl::GetFlag(FLAGS_port_file);
+  server_options.health_service_name = "kabar.v1.IngestService";
+  server_options.shutdown_grace = absl::GetFlag(FLAGS_shutdown_grace);
+  auto runner = kabar::common::ServerRunner::Start(server_options, {&service});
+  if (!runner.ok()) {
+    std::fprintf(stderr, "kabar-ingest: %s\n", std::string(runner.status().message()).c_str());
+    return 1;
+  }
+  (*runner)->WaitForTermination();
+  return 0;
+}

@@ -1,0 +1,201 @@
+// Copyright kabar authors.
+#include "services/store/article_store.h"
+
+#include <algorithm>
+#include <utility>
+
+#include "absl/strings/escaping.h"
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "absl/strings/string_view.h"
+#include "services/common/status_macros.h"
+#include "services/common/text.h"
+#include "services/store/sqlite_article_store.h"
+
+namespace kabar::store {
+namespace {
+
+// google.protobuf.Timestamp's documented range: 0001-01-01 to 9999-12-31.
+constexpr int64_t kMinTimestampSeconds = -62135596800;
+constexpr int64_t kMaxTimestampSeconds = 253402300799;
+
+// Bumped if the token's meaning ever changes, so old tokens are rejected
+// instead of silently resuming at the wrong place.
+constexpr absl::string_view kPageTokenPrefix = "c1:";
+
+absl::Status ValidateTimestamp(const google::protobuf::Timestamp& timestamp,
+                               absl::string_view field) {
+  if (timestamp.seconds() < kMinTimestampSeconds ||
+      timestamp.seconds() > kMaxTimestampSeconds || timestamp.nanos() < 0 ||
+      timestamp.nanos() > 999999999) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(field, " is not a valid timestamp (seconds ",
+                     timestamp.seconds(), ", nanos ", timestamp.nanos(), ")"));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ValidateText(absl::string_view text, absl::string_view field) {
+  absl::Status status = common::ValidateUtf8(text);
+  if (status.ok()) return status;
+  return absl::InvalidArgumentError(
+      absl::StrCat(field, ": ", status.message()));
+}
+
+absl::Status ValidateConfidence(float confidence, absl::string_view field) {
+  // Written so that NaN fails too.
+  if (!(confidence >= 0.0f && confidence <= 1.0f)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(field, " must be in [0, 1], got ", confidence));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<ArticleStore>> OpenArticleStore(
+    const std::string& db_url) {
+  if (db_url.empty()) {
+    return absl::InvalidArgumentError("empty database location (--db)");
+  }
+  if (absl::StartsWith(db_url, "postgresql://") ||
+      absl::StartsWith(db_url, "postgres://")) {
+    return absl::UnimplementedError(
+        absl::StrCat("the PostgreSQL backend is not implemented yet (", db_url,
+                     "); use a SQLite file path or a sqlite:// URL"));
+  }
+  std::string path = db_url;
+  if (absl::StartsWith(db_url, "sqlite://")) {
+    // "sqlite:///abs" leaves "/abs"; "sqlite://rel" leaves "rel".
+    path = db_url.substr(std::string("sqlite://").size());
+  } else if (absl::StrContains(db_url, "://")) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("unknown database scheme in ", db_url,
+                     "; expected a file path, sqlite:// or postgresql://"));
+  }
+  if (path.empty()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("no file path in database URL ", db_url));
+  }
+  if (path == ":memory:" || absl::StartsWith(path, "file:")) {
+    // Readers use their own connections, which could not see a private
+    // in-memory database; URI filenames would bypass the path checks.
+    return absl::InvalidArgumentError(absl::StrCat(
+        "unsupported database location ", path, "; give a file path"));
+  }
+  SqliteArticleStore::Options options;
+  options.path = std::move(path);
+  KABAR_ASSIGN_OR_RETURN(std::unique_ptr<SqliteArticleStore> store,
+                         SqliteArticleStore::Create(options));
+  return std::unique_ptr<ArticleStore>(std::move(store));
+}
+
+absl::Status ValidateArticle(const v1::StoredArticle& stored) {
+  const v1::Article& article = stored.article();
+  if (article.id().empty()) {
+    return absl::InvalidArgumentError("article.id is empty");
+  }
+  if (article.body().empty()) {
+    return absl::InvalidArgumentError("article.body is empty");
+  }
+  // Proto3 strings must be UTF-8: a bad one would be stored but could never
+  // be read back (parsing rejects it), so refuse it now.
+  KABAR_RETURN_IF_ERROR(ValidateText(article.id(), "article.id"));
+  KABAR_RETURN_IF_ERROR(ValidateText(article.url(), "article.url"));
+  KABAR_RETURN_IF_ERROR(ValidateText(article.source(), "article.source"));
+  KABAR_RETURN_IF_ERROR(ValidateText(article.title(), "article.title"));
+  KABAR_RETURN_IF_ERROR(ValidateText(article.body(), "article.body"));
+  for (const auto& [key, value] : article.metadata()) {
+    KABAR_RETURN_IF_ERROR(ValidateText(key, "article.metadata key"));
+    KABAR_RETURN_IF_ERROR(ValidateText(value, "article.metadata value"));
+  }
+  const v1::Labels& labels = stored.labels();
+  KABAR_RETURN_IF_ERROR(
+      ValidateText(labels.language().code(), "labels.language.code"));
+  for (const v1::LabelScore& alternative : labels.language().alternatives()) {
+    KABAR_RETURN_IF_ERROR(
+        ValidateText(alternative.label(), "labels.language.alternatives"));
+  }
+  for (const v1::LabelScore& topic : labels.topics()) {
+    KABAR_RETURN_IF_ERROR(ValidateText(topic.label(), "labels.topics"));
+  }
+  for (const v1::ModelIdentity* model :
+       {&labels.language_model(), &labels.topic_model()}) {
+    KABAR_RETURN_IF_ERROR(ValidateText(model->name(), "labels model name"));
+    KABAR_RETURN_IF_ERROR(ValidateText(model->sha256(), "labels model sha256"));
+  }
+  if (article.has_published_at()) {
+    KABAR_RETURN_IF_ERROR(
+        ValidateTimestamp(article.published_at(), "article.published_at"));
+  }
+  if (stored.has_ingested_at()) {
+    KABAR_RETURN_IF_ERROR(
+        ValidateTimestamp(stored.ingested_at(), "ingested_at"));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ValidateFilter(const v1::ArticleFilter& filter) {
+  KABAR_RETURN_IF_ERROR(ValidateConfidence(filter.min_language_confidence(),
+                                           "filter.min_language_confidence"));
+  KABAR_RETURN_IF_ERROR(ValidateConfidence(filter.min_topic_confidence(),
+                                           "filter.min_topic_confidence"));
+  const std::pair<bool, const google::protobuf::Timestamp*> ranges[] = {
+      {filter.has_published_after(), &filter.published_after()},
+      {filter.has_published_before(), &filter.published_before()},
+      {filter.has_ingested_after(), &filter.ingested_after()},
+      {filter.has_ingested_before(), &filter.ingested_before()},
+  };
+  const char* const names[] = {
+      "filter.published_after", "filter.published_before",
+      "filter.ingested_after", "filter.ingested_before"};
+  for (int i = 0; i < 4; ++i) {
+    if (ranges[i].first) {
+      KABAR_RETURN_IF_ERROR(ValidateTimestamp(*ranges[i].second, names[i]));
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<int> EffectivePageSize(int requested) {
+  if (requested < 0) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("page_size must not be negative, got ", requested));
+  }
+  if (requested == 0) return kDefaultPageSize;
+  return std::min(requested, kMaxPageSize);
+}
+
+std::string EncodePageToken(const PageCursor& cursor) {
+  return absl::WebSafeBase64Escape(absl::StrCat(
+      kPageTokenPrefix, cursor.ingested_at_micros, ":", cursor.sequence));
+}
+
+absl::StatusOr<PageCursor> DecodePageToken(const std::string& token) {
+  const absl::Status malformed = absl::InvalidArgumentError(
+      "malformed page_token; pass next_page_token from a previous response "
+      "unchanged, or \"\" for the first page");
+  std::string decoded;
+  if (!absl::WebSafeBase64Unescape(token, &decoded) ||
+      !absl::StartsWith(decoded, kPageTokenPrefix)) {
+    return malformed;
+  }
+  const std::vector<absl::string_view> parts = absl::StrSplit(
+      absl::string_view(decoded).substr(kPageTokenPrefix.size()), ':');
+  PageCursor cursor;
+  if (parts.size() != 2 ||
+      !absl::SimpleAtoi(parts[0], &cursor.ingested_at_micros) ||
+      !absl::SimpleAtoi(parts[1], &cursor.sequence) || cursor.sequence <= 0) {
+    return malformed;
+  }
+  return cursor;
+}
+
+int64_t ToUnixMicros(const google::protobuf::Timestamp& timestamp) {
+  // nanos is in [0, 1e9), so this floors even for times before 1970.
+  return timestamp.seconds() * 1000000 + timestamp.nanos() / 1000;
+}
+
+}  // namespace kabar::store

@@ -1,0 +1,63 @@
+// Copyright kabar authors.
+// kabar-store: the store service. Keeps labeled articles in a SQLite file
+// and answers kabar.v1.StoreService calls (put, get, query, count).
+//
+// Usage: kabar-store [flags]
+//   --listen=HOST:PORT     Address to serve on; port 0 picks a free one.
+//                          Default 127.0.0.1:7703.
+//   --db=LOCATION          Database: a file path, sqlite:///abs/path or
+//                          sqlite://rel/path. Default kabar.db (working dir).
+//   --port_file=PATH       Write the bound port here once serving. Default
+//                          none.
+//   --shutdown_grace=DUR   Time in-flight calls get on SIGTERM. Default 10s.
+//   --threads=N            Database worker threads; 0 = one per core.
+// Every flag can also be set as KABAR_<FLAG> in the environment (KABAR_DB).
+#include <memory>
+#include <string>
+
+#include "absl/flags/flag.h"
+#include "absl/strings/str_cat.h"
+#include "absl/time/time.h"
+#include "services/common/flags.h"
+#include "services/common/logging.h"
+#include "services/common/server_runner.h"
+#include "services/store/article_store.h"
+#include "services/store/store_service.h"
+
+ABSL_FLAG(std::string, listen, "127.0.0.1:7703",
+          "HOST:PORT to serve on (port 0: any)");
+ABSL_FLAG(std::string, db, "kabar.db", "Database file path or sqlite:// URL");
+ABSL_FLAG(std::string, port_file, "", "Write the bound port to this file");
+ABSL_FLAG(absl::Duration, shutdown_grace, absl::Seconds(10),
+          "Time in-flight calls get to finish on SIGTERM");
+ABSL_FLAG(int, threads, 0, "Database worker threads (0: one per core)");
+
+int main(int argc, char** argv) {
+  kabar::common::ParseFlags(argc, argv,
+                            "kabar-store: stores and queries labeled articles");
+  if (absl::GetFlag(FLAGS_threads) < 0) {
+    kabar::common::LogError("kabar-store: --threads must be >= 0");
+    return 1;
+  }
+
+  auto store = kabar::store::OpenArticleStore(absl::GetFlag(FLAGS_db));
+  if (!store.ok()) {
+    kabar::common::LogError(
+        absl::StrCat("kabar-store: ", store.status().message()));
+    return 1;
+  }
+  kabar::store::StoreServiceImpl service(store->get(),
+                                         {absl::GetFlag(FLAGS_threads)});
+
+  auto runner = kabar::common::ServerRunner::Start(
+      {absl::GetFlag(FLAGS_listen), absl::GetFlag(FLAGS_port_file),
+       "kabar.v1.StoreService", absl::GetFlag(FLAGS_shutdown_grace)},
+      {&service});
+  if (!runner.ok()) {
+    kabar::common::LogError(
+        absl::StrCat("kabar-store: ", runner.status().message()));
+    return 1;
+  }
+  (*runner)->WaitForTermination();
+  return 0;
+}
