@@ -47,7 +47,8 @@ address() { echo "127.0.0.1:$(cat "$demo_dir/$1.port")"; }
 
 start kabar-classify
 start kabar-store --db="$demo_dir/kabar.db"
-start kabar-ingest --classifier="$(address kabar-classify)" --store="$(address kabar-store)"
+start kabar-ingest --classifier="$(address kabar-classify)" --store="$(address kabar-store)" \
+  --spool_dir="$demo_dir/spool"
 for service in kabar-classify kabar-store kabar-ingest; do
   "$bin/kabar" health "$(address $service)" --timeout=30s >/dev/null
 done

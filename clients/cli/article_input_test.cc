@@ -137,7 +137,7 @@ TEST(ParseArticleJsonTest, TurnsMetadataValuesIntoText) {
       UnorderedElementsAre(Pair("author", "Rina"), Pair("words", "350"),
                            Pair("score", "0.25"), Pair("paywalled", "false"),
                            Pair("tags", R"(["a","b"])"),
-                           Pair("geo", R"({"lat":-6.2,"city":"Jakarta"})")));
+                           Pair("geo", R"({"city":"Jakarta","lat":-6.2})")));
 }
 
 TEST(ParseArticleJsonTest, IgnoresUnknownFieldsButNamesThem) {

@@ -7,6 +7,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <map>
 #include <thread>
 #include <unordered_map>
 #include <utility>
@@ -138,10 +139,10 @@ class IngestRun final {
   IngestSummary Run(const std::vector<std::string>& inputs);
 
  private:
-  // Whether to go on reading input: false once the stream broke.
+  // Whether to go on reading input: false once the stream failed for good.
   bool Sending() const {
     absl::MutexLock lock(&mu_);
-    return !stream_ended_ && !write_failed_;
+    return !write_failed_;
   }
 
   void IngestJsonLines(const std::string& path);
@@ -160,8 +161,20 @@ class IngestRun final {
   void ShowProgress();
   std::string ProgressLine() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
-  // Closes the stream and collects its final status into summary_.
+  // Closes the stream and collects its final status into summary_,
+  // reconnecting to resend what is still unacknowledged if it failed.
   void FinishStream();
+
+  // Writer thread: waits for the reader, ends the current stream (after
+  // half-closing it when `half_close`) and returns its final status.
+  absl::Status EndStream(bool half_close);
+  // Writer thread, after a stream ended with `status`: when the failure is
+  // one a new stream may not have (UNAVAILABLE, ...), opens one with
+  // backoff and resends every unacknowledged article, in order. False when
+  // giving up; the failure is then in summary_.
+  bool Resume(absl::Status status);
+  // Opens a stream and starts its reader. False when it could not.
+  bool OpenStream();
 
   const IngestStreamFactory& open_stream_;
   const IngestOptions& options_;
@@ -177,8 +190,14 @@ class IngestRun final {
 
   mutable absl::Mutex mu_;
   uint64_t next_sequence_ ABSL_GUARDED_BY(mu_) = 0;
-  // Sequence of each article awaiting its ack → "FILE:LINE".
-  std::unordered_map<uint64_t, std::string> in_flight_ ABSL_GUARDED_BY(mu_);
+  // Each article awaiting its ack, by sequence: where it came from
+  // ("FILE:LINE") and the request, kept to resend it on a new stream.
+  struct InFlight {
+    std::string origin;
+    v1::IngestStreamRequest request;
+  };
+  std::map<uint64_t, InFlight> in_flight_ ABSL_GUARDED_BY(mu_);
+  int reconnects_ = 0;  // writer thread only
   IngestSummary summary_ ABSL_GUARDED_BY(mu_);
   // Where the writer stopped because the stream broke.
   std::string stopped_at_ ABSL_GUARDED_BY(mu_);
@@ -319,43 +338,128 @@ void IngestRun::Reject(absl::string_view origin, absl::string_view reason) {
   console_.Message(absl::StrCat(origin, ": ", reason));
 }
 
-bool IngestRun::Send(v1::Article article, std::string origin) {
-  if (stream_ == nullptr) {
-    stream_ = open_stream_();
-    if (stream_ == nullptr) {
+bool IngestRun::OpenStream() {
+  stream_ = open_stream_();
+  if (stream_ == nullptr) return false;
+  {
+    absl::MutexLock lock(&mu_);
+    stream_ended_ = false;
+  }
+  reader_ = std::thread(&IngestRun::ReadAcks, this);
+  return true;
+}
+
+absl::Status IngestRun::EndStream(bool half_close) {
+  if (half_close) stream_->WritesDone();
+  reader_.join();
+  absl::Status status = stream_->Finish();
+  stream_.reset();
+  return status;
+}
+
+namespace {
+
+// Failures a new stream may not have: the server restarted, is shutting
+// down, or is out of room for now.
+bool IsRetryable(const absl::Status& status) {
+  switch (status.code()) {
+    case absl::StatusCode::kUnavailable:
+    case absl::StatusCode::kCancelled:
+    case absl::StatusCode::kResourceExhausted:
+    case absl::StatusCode::kAborted:
+    case absl::StatusCode::kDeadlineExceeded:
+      return true;
+    default:
+      return false;
+  }
+}
+
+}  // namespace
+
+bool IngestRun::Resume(absl::Status status) {
+  absl::Duration backoff = options_.reconnect_backoff;
+  while (true) {
+    if (!IsRetryable(status) || reconnects_ >= options_.max_reconnects) {
       absl::MutexLock lock(&mu_);
-      summary_.stream_status = absl::InternalError("could not open a stream");
+      if (summary_.stream_status.ok()) summary_.stream_status = status;
       write_failed_ = true;
       return false;
     }
-    reader_ = std::thread(&IngestRun::ReadAcks, this);
+    ++reconnects_;
+    std::vector<v1::IngestStreamRequest> unacked;
+    {
+      absl::MutexLock lock(&mu_);
+      for (const auto& [sequence, in_flight] : in_flight_) {
+        unacked.push_back(in_flight.request);
+      }
+    }
+    console_.Message(absl::StrCat("stream failed (", status.ToString(),
+                                  "); reconnecting in ", absl::FormatDuration(backoff),
+                                  " to resend ", unacked.size(),
+                                  " unacknowledged articles (attempt ", reconnects_,
+                                  " of ", options_.max_reconnects, ")"));
+    absl::SleepFor(backoff);
+    backoff = std::min(backoff * 2, absl::Seconds(5));
+    if (!OpenStream()) {
+      status = absl::UnavailableError("could not open a stream");
+      continue;
+    }
+    bool resent = true;
+    for (const v1::IngestStreamRequest& request : unacked) {
+      if (!stream_->Write(request)) {
+        resent = false;
+        break;
+      }
+    }
+    if (resent) return true;
+    status = EndStream(/*half_close=*/false);
+  }
+}
+
+bool IngestRun::Send(v1::Article article, std::string origin) {
+  if (stream_ == nullptr && !OpenStream()) {
+    absl::MutexLock lock(&mu_);
+    summary_.stream_status = absl::InternalError("could not open a stream");
+    write_failed_ = true;
+    return false;
   }
 
   v1::IngestStreamRequest request;
-  {
-    absl::MutexLock lock(&mu_);
-    const auto has_room = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-      return in_flight_.size() < window_ || stream_ended_;
-    };
-    mu_.Await(absl::Condition(&has_room));
-    if (stream_ended_) {
+  *request.mutable_article() = std::move(article);
+  while (true) {
+    bool ended = false;
+    {
+      absl::MutexLock lock(&mu_);
+      const auto has_room = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+        return in_flight_.size() < window_ || stream_ended_;
+      };
+      mu_.Await(absl::Condition(&has_room));
+      ended = stream_ended_;
+      if (!ended) {
+        request.set_sequence(++next_sequence_);
+        in_flight_.emplace(request.sequence(), InFlight{origin, request});
+        // Counted before the write: the ack may be read before Write()
+        // returns.
+        ++summary_.sent;
+      }
+    }
+    if (ended) {
+      // The stream broke while we waited for room: start a new one.
+      if (Resume(EndStream(/*half_close=*/false))) continue;
+      absl::MutexLock lock(&mu_);
       stopped_at_ = std::move(origin);
       return false;
     }
-    request.set_sequence(++next_sequence_);
-    in_flight_.emplace(request.sequence(), origin);
-    // Counted before the write: the ack may be read before Write() returns.
-    ++summary_.sent;
+    if (stream_->Write(request)) return true;
+    // The article is in flight: Resume resends it with the others.
+    if (Resume(EndStream(/*half_close=*/false))) return true;
+    // Giving up: this one never left.
+    absl::MutexLock lock(&mu_);
+    in_flight_.erase(request.sequence());
+    --summary_.sent;
+    stopped_at_ = std::move(origin);
+    return false;
   }
-  *request.mutable_article() = std::move(article);
-  if (stream_->Write(request)) return true;
-
-  absl::MutexLock lock(&mu_);
-  in_flight_.erase(request.sequence());
-  --summary_.sent;
-  write_failed_ = true;
-  stopped_at_ = std::move(origin);
-  return false;
 }
 
 void IngestRun::ReadAcks() {
@@ -379,7 +483,7 @@ void IngestRun::ReadAcks() {
           default:
             ++summary_.rejected;
             message = absl::StrCat(
-                it->second, ": rejected: ",
+                it->second.origin, ": rejected: ",
                 ack.reason().empty()
                     ? absl::StrCat("(no reason given; ack status ",
                                    static_cast<int>(ack.status()), ")")
@@ -396,12 +500,19 @@ void IngestRun::ReadAcks() {
 }
 
 void IngestRun::FinishStream() {
-  if (stream_ == nullptr) return;
-  stream_->WritesDone();
-  reader_.join();
-  absl::Status status = stream_->Finish();
-  absl::MutexLock lock(&mu_);
-  if (summary_.stream_status.ok()) summary_.stream_status = std::move(status);
+  while (stream_ != nullptr) {
+    absl::Status status = EndStream(/*half_close=*/true);
+    bool unacked = false;
+    {
+      absl::MutexLock lock(&mu_);
+      unacked = !in_flight_.empty();
+      if (!unacked || status.ok()) {
+        if (summary_.stream_status.ok()) summary_.stream_status = std::move(status);
+        return;
+      }
+    }
+    if (!Resume(std::move(status))) return;
+  }
 }
 
 void IngestRun::ShowProgress() {

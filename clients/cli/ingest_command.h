@@ -45,9 +45,9 @@ class IngestStream {
 std::unique_ptr<IngestStream> WrapIngestStreamCall(
     std::unique_ptr<client::IngestStreamCall> call);
 
-// Opens a new stream. Called at most once per run, and only when there is a
-// valid article to send, so a run over nothing but bad input never needs
-// the server.
+// Opens a new stream. Called first when there is a valid article to send,
+// so a run over nothing but bad input never needs the server, and again to
+// reconnect after a stream failed.
 using IngestStreamFactory = std::function<std::unique_ptr<IngestStream>()>;
 
 struct IngestOptions {
@@ -61,6 +61,12 @@ struct IngestOptions {
   // Keep a progress line (rate and counts) updated on `messages`. Only
   // sensible when it is a terminal.
   bool show_progress = false;
+  // After a stream fails with UNAVAILABLE (or another failure a new stream
+  // may not have), reconnect and resend the unacknowledged articles, up to
+  // this many times per run, waiting `reconnect_backoff` (doubling, at most
+  // 5 s) before each. Resending is safe: the service dedups by id.
+  int max_reconnects = 10;
+  absl::Duration reconnect_backoff = absl::Milliseconds(500);
   // How often the progress line is redrawn.
   absl::Duration progress_interval = absl::Milliseconds(250);
   // File descriptor that input "-" reads.

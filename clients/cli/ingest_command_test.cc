@@ -314,7 +314,9 @@ TEST_F(IngestCommandTest, StreamFailureStopsAndCountsUnacknowledged) {
   // Acks come in batches of 4; the stream breaks on the 11th write, so
   // articles 9 and 10 are sent but never acknowledged.
   FakeIngestStream stream(Decide, 4, /*fail_after_writes=*/10);
-  const IngestSummary summary = Run({path}, &stream);
+  IngestOptions options;
+  options.max_reconnects = 0;
+  const IngestSummary summary = Run({path}, &stream, options);
 
   EXPECT_EQ(summary.sent, 10);
   EXPECT_EQ(summary.accepted, 8);
@@ -381,6 +383,58 @@ TEST(IngestSummaryTest, PrintsTheSummaryLine) {
   EXPECT_EQ(summary.ToString(),
             "sent 100, accepted 90, duplicate 6, rejected 4 in 2.5s (40 "
             "articles/s)");
+}
+
+}  // namespace
+}  // namespace kabar::cli
+
+namespace kabar::cli {
+namespace {
+
+TEST(IngestReconnectTest, ResendsUnacknowledgedArticlesOnANewStream) {
+  std::string contents;
+  for (int i = 0; i < 50; ++i) contents += absl::StrCat("{\"body\": \"b", i, "\"}\n");
+  const std::string path =
+      absl::StrCat(::testing::TempDir(), "/ingest_reconnect_", getpid(), ".jsonl");
+  std::ofstream(path, std::ios::binary) << contents;
+  // The first stream breaks on its 11th write with 2 articles unacked; the
+  // second takes everything.
+  FakeIngestStream first(Decide, 4, /*fail_after_writes=*/10);
+  FakeIngestStream second(Decide, 4);
+  int opened = 0;
+  class Borrowed final : public IngestStream {
+   public:
+    explicit Borrowed(FakeIngestStream* stream) : stream_(stream) {}
+    bool Write(const v1::IngestStreamRequest& r) override { return stream_->Write(r); }
+    bool WritesDone() override { return stream_->WritesDone(); }
+    bool Read(v1::IngestAck* ack) override { return stream_->Read(ack); }
+    absl::Status Finish() override { return stream_->Finish(); }
+
+   private:
+    FakeIngestStream* const stream_;
+  };
+  const IngestStreamFactory open = [&]() -> std::unique_ptr<IngestStream> {
+    return std::make_unique<Borrowed>(++opened == 1 ? &first : &second);
+  };
+  IngestOptions options;
+  options.reconnect_backoff = absl::Milliseconds(1);
+  std::ostringstream messages;
+  const IngestSummary summary = RunIngest({path}, open, options, &messages);
+  ::unlink(path.c_str());
+
+  EXPECT_EQ(opened, 2);
+  EXPECT_TRUE(summary.stream_status.ok()) << summary.stream_status;
+  EXPECT_EQ(summary.sent, 50);
+  EXPECT_EQ(summary.accepted, 50);
+  EXPECT_EQ(summary.unacknowledged, 0);
+  EXPECT_EQ(summary.ExitCode(), 0);
+  EXPECT_THAT(messages.str(), HasSubstr("to resend 3 unacknowledged articles"));
+  // Every article reached the second stream exactly once, in order: the
+  // two sent unacked and the one whose write failed first, then the rest.
+  const std::vector<v1::IngestStreamRequest> resent = second.requests();
+  ASSERT_EQ(resent.size(), 42u);
+  EXPECT_EQ(resent.front().article().body(), "b8");
+  EXPECT_EQ(resent.back().article().body(), "b49");
 }
 
 }  // namespace

@@ -2,6 +2,7 @@
 // kabar: the command-line client of the kabar services.
 //
 //   kabar ingest [FILE...|-] [--window=256] [--max_line_bytes=8388608]
+//       [--reconnects=10]
 //   kabar query [filters] [--limit=20] [--format=table|jsonl]
 //   kabar get ID [--format=table|json]
 //   kabar stats [filters] [--format=table|json]
@@ -37,6 +38,9 @@ ABSL_FLAG(absl::Duration, timeout, absl::Seconds(30),
 ABSL_FLAG(int, window, 256, "Most articles sent and not yet acknowledged.");
 ABSL_FLAG(int64_t, max_line_bytes, int64_t{8} << 20,
           "Longest JSON line, and largest text file, accepted.");
+ABSL_FLAG(int, reconnects, 10,
+          "Times to reconnect and resend unacknowledged articles after the "
+          "stream fails (e.g. ingest restarted); 0 = never.");
 ABSL_FLAG(bool, progress, true,
           "Show a progress line when standard error is a terminal.");
 ABSL_FLAG(std::string, language, "", "Only articles in this language.");
@@ -107,6 +111,7 @@ int Run(const std::string& command, const std::vector<std::string>& args) {
     }
     cli::IngestOptions options;
     options.window = absl::GetFlag(FLAGS_window);
+    options.max_reconnects = absl::GetFlag(FLAGS_reconnects);
     options.max_line_bytes =
         static_cast<size_t>(absl::GetFlag(FLAGS_max_line_bytes));
     options.show_progress =

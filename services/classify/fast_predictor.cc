@@ -434,12 +434,14 @@ absl::Status FastPredictor::Parse(absl::string_view bytes,
     }
   }
   pruned_ = prune_size >= 0;
+  std::vector<std::pair<int32_t, int32_t>> prune_index;
   if (prune_size > 0) {
-    prune_index_.reserve(prune_size);
-    for (int64_t i = 0; i < prune_size; ++i) {
-      int32_t from = 0, to = 0;
+    if (static_cast<uint64_t>(prune_size) > in.remaining() / 8) {
+      return Truncated("prune index");
+    }
+    prune_index.resize(prune_size);
+    for (auto& [from, to] : prune_index) {
       if (!in.Read(&from) || !in.Read(&to)) return Truncated("prune index");
-      prune_index_[from] = to;
     }
   }
 
@@ -454,8 +456,14 @@ absl::Status FastPredictor::Parse(absl::string_view bytes,
     input_quantizer_ = std::make_unique<Quantizer>();
     if (absl::Status s = input_quantizer_->Load(&in); !s.ok()) return s;
     input_rows_ = input_quantizer_->rows;
-    if (input_quantizer_->dim != dim_) {
-      return absl::InvalidArgumentError("fastText model: input dim mismatch");
+    if (input_quantizer_->dim != dim_ || input_rows_ < nwords_) {
+      return absl::InvalidArgumentError("fastText model: bad input matrix");
+    }
+    if (pruned_) {
+      if (absl::Status s = IndexPrunedRows(prune_index, input_quantizer_.get());
+          !s.ok()) {
+        return s;
+      }
     }
     const size_t dense_bytes =
         static_cast<size_t>(input_rows_) * dim_ * sizeof(float);
@@ -487,11 +495,6 @@ absl::Status FastPredictor::Parse(absl::string_view bytes,
   if (input_rows_ < nwords_ ||
       (!pruned_ && input_rows_ < static_cast<int64_t>(nwords_) + bucket_)) {
     return absl::InvalidArgumentError("fastText model: input matrix too small");
-  }
-  for (const auto& [from, to] : prune_index_) {
-    if (to < 0 || nwords_ + static_cast<int64_t>(to) >= input_rows_) {
-      return absl::InvalidArgumentError("fastText model: bad prune index");
-    }
   }
 
   // Output matrix.
@@ -605,10 +608,71 @@ void FastPredictor::BuildHuffmanTree(const std::vector<int64_t>& counts) {
   }
 }
 
+absl::Status FastPredictor::IndexPrunedRows(
+    const std::vector<std::pair<int32_t, int32_t>>& prune_index,
+    Quantizer* quantizer) {
+  // fastText keeps the last mapping of a bucket (a std::unordered_map
+  // filled in file order). Buckets outside [0, bucket) can never be looked
+  // up, so they are left out.
+  std::vector<std::pair<int32_t, int32_t>> kept;  // (bucket, old offset)
+  {
+    std::vector<std::pair<int32_t, int32_t>> sorted;
+    sorted.reserve(prune_index.size());
+    for (size_t i = 0; i < prune_index.size(); ++i) {
+      const auto& [from, to] = prune_index[i];
+      if (to < 0 || nwords_ + static_cast<int64_t>(to) >= quantizer->rows) {
+        return absl::InvalidArgumentError("fastText model: bad prune index");
+      }
+      if (from >= 0 && from < bucket_) sorted.emplace_back(from, i);
+    }
+    // By bucket; among duplicates the last in file order wins.
+    std::sort(sorted.begin(), sorted.end());
+    for (size_t i = 0; i < sorted.size(); ++i) {
+      if (i + 1 < sorted.size() && sorted[i + 1].first == sorted[i].first) {
+        continue;
+      }
+      kept.emplace_back(sorted[i].first, prune_index[sorted[i].second].second);
+    }
+  }
+  kept_buckets_.assign(static_cast<size_t>(bucket_) / 64 + 1, 0);
+  for (const auto& [bucket, unused] : kept) {
+    kept_buckets_[bucket / 64] |= uint64_t{1} << (bucket % 64);
+  }
+  kept_before_.resize(kept_buckets_.size());
+  uint32_t before = 0;
+  for (size_t w = 0; w < kept_buckets_.size(); ++w) {
+    kept_before_[w] = before;
+    before += static_cast<uint32_t>(__builtin_popcountll(kept_buckets_[w]));
+  }
+  // Row nwords_ + rank takes the codes of row nwords_ + old offset.
+  const size_t code_bytes = quantizer->nsubq;
+  std::vector<uint8_t> codes(quantizer->codes.begin(),
+                             quantizer->codes.begin() + nwords_ * code_bytes);
+  std::vector<uint8_t> norm_codes;
+  if (quantizer->qnorm) {
+    norm_codes.assign(quantizer->norm_codes.begin(),
+                      quantizer->norm_codes.begin() + nwords_);
+  }
+  for (const auto& [bucket, offset] : kept) {
+    const size_t old_row = static_cast<size_t>(nwords_) + offset;
+    codes.insert(codes.end(), quantizer->codes.begin() + old_row * code_bytes,
+                 quantizer->codes.begin() + (old_row + 1) * code_bytes);
+    if (quantizer->qnorm) norm_codes.push_back(quantizer->norm_codes[old_row]);
+  }
+  quantizer->codes = std::move(codes);
+  quantizer->norm_codes = std::move(norm_codes);
+  quantizer->rows = nwords_ + static_cast<int64_t>(kept.size());
+  input_rows_ = quantizer->rows;
+  return absl::OkStatus();
+}
+
 int32_t FastPredictor::BucketRow(int32_t bucket_id) const {
   if (!pruned_) return nwords_ + bucket_id;
-  const auto it = prune_index_.find(bucket_id);
-  return it == prune_index_.end() ? -1 : nwords_ + it->second;
+  const uint64_t word = kept_buckets_[bucket_id / 64];
+  const uint64_t bit = uint64_t{1} << (bucket_id % 64);
+  if ((word & bit) == 0) return -1;
+  return nwords_ + static_cast<int32_t>(kept_before_[bucket_id / 64]) +
+         __builtin_popcountll(word & (bit - 1));
 }
 
 void FastPredictor::AppendSubwordRows(absl::string_view token,
@@ -898,7 +962,8 @@ size_t FastPredictor::memory_bytes() const {
                  word_hashes_.capacity() * sizeof(uint32_t) +
                  entry_types_.capacity() +
                  vocabulary_slots_.capacity() * sizeof(int32_t) +
-                 prune_index_.capacity() * (2 * sizeof(int32_t) + 1) +
+                 kept_buckets_.capacity() * sizeof(uint64_t) +
+                 kept_before_.capacity() * sizeof(uint32_t) +
                  input_dense_.capacity() * sizeof(float) +
                  word_sums_.capacity() * sizeof(float) +
                  word_row_counts_.capacity() * sizeof(int32_t) +

@@ -39,7 +39,6 @@
 #include <string>
 #include <vector>
 
-#include "absl/container/flat_hash_map.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 
@@ -125,6 +124,12 @@ class FastPredictor final {
 
   // Parsing and preparation, in file order; see the .cc file.
   absl::Status Parse(absl::string_view bytes, const Options& options);
+  // Builds the kept-bucket bitmap from fastText's prune index (bucket ->
+  // row past the words) and reorders the hashed rows of *quantizer to
+  // match. Errors: INVALID_ARGUMENT for an index pointing past the matrix.
+  absl::Status IndexPrunedRows(
+      const std::vector<std::pair<int32_t, int32_t>>& prune_index,
+      Quantizer* quantizer);
   void BuildVocabularyIndex();
   void BuildHuffmanTree(const std::vector<int64_t>& label_counts);
   void PrecomputeWordSums(const Options& options);
@@ -183,10 +188,15 @@ class FastPredictor final {
   std::vector<int32_t> vocabulary_slots_;
   uint32_t vocabulary_mask_ = 0;
   std::vector<std::string> labels_;
-  // Quantized models keep only some hashed rows: bucket id -> row offset
-  // past the words. pruned_ is false for unpruned models (identity).
+  // Quantized models keep only some hashed rows (pruned_), which this class
+  // reorders by bucket id: a kept bucket's row is nwords_ plus the number of
+  // kept buckets before it, a rank answered from a bitmap of kept buckets
+  // (bit b of word b / 64) and the running count before each word. That is
+  // ~2 cache lines of a 375 KiB table per lookup where fastText probes an
+  // unordered_map. Unpruned models map bucket b to row nwords_ + b.
   bool pruned_ = false;
-  absl::flat_hash_map<int32_t, int32_t> prune_index_;
+  std::vector<uint64_t> kept_buckets_;
+  std::vector<uint32_t> kept_before_;
 
   // --- Input matrix ---
   int64_t input_rows_ = 0;

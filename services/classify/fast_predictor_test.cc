@@ -364,9 +364,9 @@ void ExpectSame(const std::string& model_name, const std::string& path,
       const Comparison c = Compare(reference, **fast, lines, k, threshold);
       std::fprintf(stderr,
                    "[sameness] %s, k=%d threshold=%.1f: %d texts, top-1 "
-                   "agreement %.3f%%, max |p diff| %.2g\n",
+                   "agreement %.3f%%, max |p diff| %.2g (%s)\n",
                    model_name.c_str(), k < 0 ? nlabels : k, threshold, c.texts,
-                   100 * c.agreement(), c.max_diff);
+                   100 * c.agreement(), c.max_diff, c.max_diff_text.c_str());
       EXPECT_GE(c.agreement(), kRequiredAgreement)
           << "k=" << k << " threshold=" << threshold << "\n"
           << absl::StrJoin(c.disagreements, "\n");

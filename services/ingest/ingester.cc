@@ -2,22 +2,71 @@
 #include "services/ingest/ingester.h"
 
 #include <algorithm>
+#include <random>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
 #include "services/common/logging.h"
 
 namespace kabar::ingest {
+namespace {
+
+// Most articles written to the spool in one group (one fsync).
+constexpr size_t kMaxSpoolGroup = 1024;
+
+// A downstream call that failed this way may succeed on another attempt:
+// the peer is restarting, shutting down (which cancels calls in flight) or
+// overloaded.
+bool IsTransient(absl::StatusCode code) {
+  return code == absl::StatusCode::kUnavailable || code == absl::StatusCode::kCancelled ||
+         code == absl::StatusCode::kDeadlineExceeded ||
+         code == absl::StatusCode::kResourceExhausted;
+}
+
+// Full jitter: a random wait in [backoff/2, backoff], so replicas retrying
+// after the same outage do not arrive in lockstep.
+absl::Duration Jittered(absl::Duration backoff) {
+  thread_local std::minstd_rand random(std::random_device{}());
+  std::uniform_real_distribution<double> fraction(0.5, 1.0);
+  return backoff * fraction(random);
+}
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<Ingester>> Ingester::Create(
+    const IngesterOptions& options, std::unique_ptr<client::ClassifyClient> classifier,
+    std::unique_ptr<client::StoreClient> store) {
+  absl::StatusOr<std::unique_ptr<Spool>> spool = Spool::Open(options.spool);
+  if (!spool.ok()) return spool.status();
+  return std::unique_ptr<Ingester>(new Ingester(options, std::move(classifier),
+                                                std::move(store), *std::move(spool)));
+}
 
 Ingester::Ingester(const IngesterOptions& options,
                    std::unique_ptr<client::ClassifyClient> classifier,
-                   std::unique_ptr<client::StoreClient> store)
+                   std::unique_ptr<client::StoreClient> store, std::unique_ptr<Spool> spool)
     : options_(options),
       classifier_(std::move(classifier)),
-      store_(std::move(store)) {
-  const int workers = std::max(1, options_.workers);
-  workers_.reserve(workers);
-  for (int i = 0; i < workers; ++i) workers_.emplace_back([this] { WorkLoop(); });
+      store_(std::move(store)),
+      spool_(std::move(spool)) {
+  {
+    absl::MutexLock lock(&mu_);
+    for (SpoolRecord& record : spool_->TakeRecovered()) {
+      Pending pending;
+      pending.spool_id = record.id;
+      if (!pending.article.ParseFromString(record.payload)) {
+        common::LogError(absl::StrCat("spool record ", record.id,
+                                      " is not an article; dropping it"));
+        spool_->MarkDone(record.id);
+        continue;
+      }
+      spooled_.push_back(std::move(pending));
+    }
+  }
+  threads_.emplace_back([this] { SpoolLoop(); });
+  for (int i = 0; i < std::max(1, options_.workers); ++i) {
+    threads_.emplace_back([this] { WorkLoop(); });
+  }
 }
 
 Ingester::~Ingester() {
@@ -25,7 +74,13 @@ Ingester::~Ingester() {
     absl::MutexLock lock(&mu_);
     stopping_ = true;
   }
-  for (std::thread& worker : workers_) worker.join();
+  for (std::thread& thread : threads_) thread.join();
+  const absl::Status stopped =
+      absl::UnavailableError("ingest is shutting down; resend unacknowledged articles");
+  for (Pending& pending : incoming_) pending.done(stopped);
+  for (Pending& pending : spooled_) {
+    if (pending.done) pending.done(stopped);
+  }
 }
 
 void Ingester::Submit(uint64_t sequence, v1::Article article, AckCallback done) {
@@ -41,8 +96,50 @@ void Ingester::Submit(uint64_t sequence, v1::Article article, AckCallback done) 
     done(std::move(ack));
     return;
   }
+  Pending pending;
+  pending.sequence = sequence;
+  pending.article = *std::move(prepared);
+  pending.done = std::move(done);
   absl::MutexLock lock(&mu_);
-  queue_.push_back(Pending{sequence, *std::move(prepared), std::move(done)});
+  incoming_.push_back(std::move(pending));
+}
+
+void Ingester::SpoolLoop() {
+  while (true) {
+    std::vector<Pending> group;
+    {
+      absl::MutexLock lock(&mu_);
+      mu_.Await(absl::Condition(
+          +[](Ingester* self) ABSL_EXCLUSIVE_LOCKS_REQUIRED(self->mu_) {
+            return self->stopping_ || !self->incoming_.empty();
+          },
+          this));
+      if (stopping_) return;
+      const size_t take = std::min(incoming_.size(), kMaxSpoolGroup);
+      for (size_t i = 0; i < take; ++i) {
+        group.push_back(std::move(incoming_.front()));
+        incoming_.pop_front();
+      }
+    }
+    std::vector<std::string> payloads;
+    payloads.reserve(group.size());
+    for (const Pending& pending : group) {
+      payloads.push_back(pending.article.SerializeAsString());
+    }
+    absl::StatusOr<std::vector<uint64_t>> ids = spool_->Append(payloads);
+    if (!ids.ok()) {
+      if (!absl::IsResourceExhausted(ids.status())) {
+        common::LogError(absl::StrCat("spool append failed: ", ids.status().message()));
+      }
+      for (Pending& pending : group) pending.done(ids.status());
+      continue;
+    }
+    absl::MutexLock lock(&mu_);
+    for (size_t i = 0; i < group.size(); ++i) {
+      group[i].spool_id = (*ids)[i];
+      spooled_.push_back(std::move(group[i]));
+    }
+  }
 }
 
 void Ingester::WorkLoop() {
@@ -52,60 +149,50 @@ void Ingester::WorkLoop() {
       absl::MutexLock lock(&mu_);
       mu_.Await(absl::Condition(
           +[](Ingester* self) ABSL_EXCLUSIVE_LOCKS_REQUIRED(self->mu_) {
-            return self->stopping_ || !self->queue_.empty();
+            return self->stopping_ || !self->spooled_.empty();
           },
           this));
-      if (queue_.empty()) return;  // stopping and drained
+      if (stopping_) return;
       const size_t take =
-          std::min(queue_.size(), static_cast<size_t>(options_.max_batch_size));
+          std::min(spooled_.size(), static_cast<size_t>(options_.max_batch_size));
       batch.reserve(take);
       for (size_t i = 0; i < take; ++i) {
-        batch.push_back(std::move(queue_.front()));
-        queue_.pop_front();
+        batch.push_back(std::move(spooled_.front()));
+        spooled_.pop_front();
       }
     }
     ProcessBatch(std::move(batch));
   }
 }
 
-namespace {
-
-// A downstream call that failed this way may succeed on another attempt:
-// the peer is restarting, shutting down (which cancels calls in flight) or
-// overloaded.
-bool IsTransient(absl::StatusCode code) {
-  return code == absl::StatusCode::kUnavailable ||
-         code == absl::StatusCode::kCancelled ||
-         code == absl::StatusCode::kDeadlineExceeded ||
-         code == absl::StatusCode::kResourceExhausted;
+bool Ingester::SleepUnlessStopping(absl::Duration duration) {
+  absl::MutexLock lock(&mu_);
+  return !mu_.AwaitWithTimeout(absl::Condition(&stopping_), duration);
 }
 
-}  // namespace
-
 template <typename Call>
-auto Ingester::WithRetries(Call call) -> decltype(call()) {
+auto Ingester::WithRetries(int max_attempts, Call call) -> decltype(call()) {
   absl::Duration backoff = options_.retry_backoff;
   for (int attempt = 1;; ++attempt) {
     auto result = call();
     if (result.ok() || !IsTransient(result.status().code())) return result;
-    if (attempt >= options_.max_attempts) {
-      // To the client, a peer that kept failing is unavailable, whatever
-      // the last attempt's code: the articles were not stored, resend them.
+    if (attempt >= max_attempts) {
+      // To a client, a peer that kept failing is unavailable, whatever the
+      // last attempt's code.
       return absl::UnavailableError(result.status().message());
     }
-    common::LogWarning(absl::StrCat("attempt ", attempt, " failed, retrying in ",
-                                    absl::FormatDuration(backoff), ": ",
+    common::LogWarning(absl::StrCat("attempt ", attempt, " failed, retrying: ",
                                     result.status().message()));
-    absl::SleepFor(backoff);
-    backoff *= 2;
+    if (!SleepUnlessStopping(Jittered(backoff))) {
+      return absl::UnavailableError(absl::StrCat("ingest is shutting down; last error: ",
+                                                 result.status().message()));
+    }
+    backoff = std::min(backoff * 2, options_.max_retry_backoff);
   }
 }
 
-void Ingester::ProcessBatch(std::vector<Pending> batch) {
-  const auto fail_all = [&batch](const absl::Status& status) {
-    for (Pending& pending : batch) pending.done(status);
-  };
-
+absl::StatusOr<std::vector<v1::IngestAck>> Ingester::ForwardOnce(
+    const std::vector<Pending>& batch, int max_attempts) {
   v1::ClassifyBatchRequest classify_request;
   classify_request.set_top_k_topics(options_.top_k_topics);
   for (const Pending& pending : batch) {
@@ -113,13 +200,13 @@ void Ingester::ProcessBatch(std::vector<Pending> batch) {
     text->set_title(pending.article.title());
     text->set_body(pending.article.body());
   }
-  absl::StatusOr<v1::ClassifyBatchResponse> labels =
-      WithRetries([&] { return classifier_->ClassifyBatch(classify_request); });
-  if (!labels.ok()) return fail_all(labels.status());
+  absl::StatusOr<v1::ClassifyBatchResponse> labels = WithRetries(
+      max_attempts, [&] { return classifier_->ClassifyBatch(classify_request); });
+  if (!labels.ok()) return labels.status();
   if (labels->labels_size() != static_cast<int>(batch.size())) {
-    return fail_all(absl::InternalError(absl::StrCat(
-        classifier_->peer(), " answered ", labels->labels_size(),
-        " labels for ", batch.size(), " texts")));
+    return absl::InternalError(absl::StrCat(classifier_->peer(), " answered ",
+                                            labels->labels_size(), " labels for ",
+                                            batch.size(), " texts"));
   }
 
   v1::PutArticlesRequest put_request;
@@ -129,17 +216,18 @@ void Ingester::ProcessBatch(std::vector<Pending> batch) {
     *stored->mutable_labels() = labels->labels(static_cast<int>(i));
   }
   absl::StatusOr<v1::PutArticlesResponse> put =
-      WithRetries([&] { return store_->PutArticles(put_request); });
-  if (!put.ok()) return fail_all(put.status());
+      WithRetries(max_attempts, [&] { return store_->PutArticles(put_request); });
+  if (!put.ok()) return put.status();
   if (put->results_size() != static_cast<int>(batch.size())) {
-    return fail_all(absl::InternalError(absl::StrCat(
-        store_->peer(), " answered ", put->results_size(), " results for ",
-        batch.size(), " articles")));
+    return absl::InternalError(absl::StrCat(store_->peer(), " answered ",
+                                            put->results_size(), " results for ",
+                                            batch.size(), " articles"));
   }
 
+  std::vector<v1::IngestAck> acks(batch.size());
   for (size_t i = 0; i < batch.size(); ++i) {
     const int index = static_cast<int>(i);
-    v1::IngestAck ack;
+    v1::IngestAck& ack = acks[i];
     ack.set_sequence(batch[i].sequence);
     ack.set_id(batch[i].article.id());
     if (put->results(index).outcome() == v1::PUT_OUTCOME_INSERTED) {
@@ -148,7 +236,31 @@ void Ingester::ProcessBatch(std::vector<Pending> batch) {
     } else {
       ack.set_status(v1::ACK_STATUS_DUPLICATE);
     }
-    batch[i].done(std::move(ack));
+  }
+  return acks;
+}
+
+void Ingester::ProcessBatch(std::vector<Pending> batch) {
+  absl::StatusOr<std::vector<v1::IngestAck>> acks =
+      ForwardOnce(batch, options_.max_attempts);
+  while (!acks.ok()) {
+    // Tell whoever waits, once; keep the articles, which are spooled.
+    for (Pending& pending : batch) {
+      if (pending.done) std::exchange(pending.done, nullptr)(acks.status());
+    }
+    if (!IsTransient(acks.status().code())) {
+      // Not something a retry fixes (e.g. the store rejects the batch): the
+      // articles cannot be stored; drop them from the spool.
+      common::LogError(absl::StrCat("dropping ", batch.size(),
+                                    " spooled articles: ", acks.status().message()));
+      break;
+    }
+    if (!SleepUnlessStopping(Jittered(options_.max_retry_backoff))) return;
+    acks = ForwardOnce(batch, 1);
+  }
+  for (size_t i = 0; i < batch.size(); ++i) {
+    if (acks.ok() && batch[i].done) batch[i].done(std::move((*acks)[i]));
+    spool_->MarkDone(batch[i].spool_id);
   }
 }
 

@@ -6,7 +6,9 @@
 // Usage: kabar-ingest [--listen=127.0.0.1:7701] [--classifier=127.0.0.1:7702]
 //            [--store=127.0.0.1:7703] [--max_article_bytes=1048576]
 //            [--max_batch_size=64] [--workers=4] [--window=512]
-//            [--rpc_timeout=30s] [--port_file=PATH] [--shutdown_grace=10s]
+//            [--rpc_timeout=30s] [--spool_dir=kabar-spool]
+//            [--spool_max_bytes=1073741824] [--port_file=PATH]
+//            [--shutdown_grace=10s]
 // Every flag can also be set as KABAR_<FLAG> in the environment.
 #include <cstdio>
 #include <memory>
@@ -29,6 +31,10 @@ ABSL_FLAG(int, workers, 4, "Batches in flight at once");
 ABSL_FLAG(int, window, 512, "Unacked articles one stream may have in flight");
 ABSL_FLAG(absl::Duration, rpc_timeout, absl::Seconds(30),
           "Deadline of each call to classify and store");
+ABSL_FLAG(std::string, spool_dir, "kabar-spool",
+          "Directory of the write-ahead spool (articles not yet stored)");
+ABSL_FLAG(uint64_t, spool_max_bytes, uint64_t{1} << 30,
+          "Spool size at which ingest answers RESOURCE_EXHAUSTED");
 ABSL_FLAG(std::string, port_file, "", "Write the bound port to this file");
 ABSL_FLAG(absl::Duration, shutdown_grace, absl::Seconds(10),
           "Time in-flight calls get to finish on SIGTERM");
@@ -40,6 +46,8 @@ int main(int argc, char** argv) {
   options.validation.max_article_bytes = absl::GetFlag(FLAGS_max_article_bytes);
   options.max_batch_size = absl::GetFlag(FLAGS_max_batch_size);
   options.workers = absl::GetFlag(FLAGS_workers);
+  options.spool.directory = absl::GetFlag(FLAGS_spool_dir);
+  options.spool.max_bytes = absl::GetFlag(FLAGS_spool_max_bytes);
   if (options.max_batch_size < 1 || options.workers < 1 || absl::GetFlag(FLAGS_window) < 1) {
     std::fprintf(stderr, "--max_batch_size, --workers and --window must be >= 1\n");
     return 2;
@@ -48,10 +56,14 @@ int main(int argc, char** argv) {
                                           absl::GetFlag(FLAGS_rpc_timeout)};
   kabar::client::ClientOptions store{absl::GetFlag(FLAGS_store),
                                      absl::GetFlag(FLAGS_rpc_timeout)};
-  kabar::ingest::Ingester ingester(
+  auto ingester = kabar::ingest::Ingester::Create(
       options, std::make_unique<kabar::client::ClassifyClient>(classifier),
       std::make_unique<kabar::client::StoreClient>(store));
-  kabar::ingest::IngestServiceImpl service({absl::GetFlag(FLAGS_window)}, &ingester);
+  if (!ingester.ok()) {
+    std::fprintf(stderr, "kabar-ingest: %s\n", std::string(ingester.status().message()).c_str());
+    return 1;
+  }
+  kabar::ingest::IngestServiceImpl service({absl::GetFlag(FLAGS_window)}, ingester->get());
 
   kabar::common::ServerOptions server_options;
   server_options.listen = absl::GetFlag(FLAGS_listen);

@@ -12,6 +12,7 @@
 #include "absl/strings/string_view.h"
 #include "services/common/status_macros.h"
 #include "services/common/text.h"
+#include "services/store/postgres_article_store.h"
 #include "services/store/sqlite_article_store.h"
 
 namespace kabar::store {
@@ -44,6 +45,18 @@ absl::Status ValidateText(absl::string_view text, absl::string_view field) {
       absl::StrCat(field, ": ", status.message()));
 }
 
+// Text that backends keep in indexed columns (ids, source, language,
+// topics) and compare in filters: valid UTF-8 without NUL, which
+// PostgreSQL text cannot hold.
+absl::Status ValidateKey(absl::string_view text, absl::string_view field) {
+  KABAR_RETURN_IF_ERROR(ValidateText(text, field));
+  if (text.find('\0') != absl::string_view::npos) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(field, " contains a NUL character"));
+  }
+  return absl::OkStatus();
+}
+
 absl::Status ValidateConfidence(float confidence, absl::string_view field) {
   // Written so that NaN fails too.
   if (!(confidence >= 0.0f && confidence <= 1.0f)) {
@@ -62,9 +75,11 @@ absl::StatusOr<std::unique_ptr<ArticleStore>> OpenArticleStore(
   }
   if (absl::StartsWith(db_url, "postgresql://") ||
       absl::StartsWith(db_url, "postgres://")) {
-    return absl::UnimplementedError(
-        absl::StrCat("the PostgreSQL backend is not implemented yet (", db_url,
-                     "); use a SQLite file path or a sqlite:// URL"));
+    PostgresArticleStore::Options options;
+    options.url = db_url;
+    KABAR_ASSIGN_OR_RETURN(std::unique_ptr<PostgresArticleStore> store,
+                           PostgresArticleStore::Create(options));
+    return std::unique_ptr<ArticleStore>(std::move(store));
   }
   std::string path = db_url;
   if (absl::StartsWith(db_url, "sqlite://")) {
@@ -102,9 +117,9 @@ absl::Status ValidateArticle(const v1::StoredArticle& stored) {
   }
   // Proto3 strings must be UTF-8: a bad one would be stored but could never
   // be read back (parsing rejects it), so refuse it now.
-  KABAR_RETURN_IF_ERROR(ValidateText(article.id(), "article.id"));
+  KABAR_RETURN_IF_ERROR(ValidateKey(article.id(), "article.id"));
   KABAR_RETURN_IF_ERROR(ValidateText(article.url(), "article.url"));
-  KABAR_RETURN_IF_ERROR(ValidateText(article.source(), "article.source"));
+  KABAR_RETURN_IF_ERROR(ValidateKey(article.source(), "article.source"));
   KABAR_RETURN_IF_ERROR(ValidateText(article.title(), "article.title"));
   KABAR_RETURN_IF_ERROR(ValidateText(article.body(), "article.body"));
   for (const auto& [key, value] : article.metadata()) {
@@ -113,13 +128,13 @@ absl::Status ValidateArticle(const v1::StoredArticle& stored) {
   }
   const v1::Labels& labels = stored.labels();
   KABAR_RETURN_IF_ERROR(
-      ValidateText(labels.language().code(), "labels.language.code"));
+      ValidateKey(labels.language().code(), "labels.language.code"));
   for (const v1::LabelScore& alternative : labels.language().alternatives()) {
     KABAR_RETURN_IF_ERROR(
         ValidateText(alternative.label(), "labels.language.alternatives"));
   }
   for (const v1::LabelScore& topic : labels.topics()) {
-    KABAR_RETURN_IF_ERROR(ValidateText(topic.label(), "labels.topics"));
+    KABAR_RETURN_IF_ERROR(ValidateKey(topic.label(), "labels.topics"));
   }
   for (const v1::ModelIdentity* model :
        {&labels.language_model(), &labels.topic_model()}) {
@@ -138,6 +153,9 @@ absl::Status ValidateArticle(const v1::StoredArticle& stored) {
 }
 
 absl::Status ValidateFilter(const v1::ArticleFilter& filter) {
+  KABAR_RETURN_IF_ERROR(ValidateKey(filter.language(), "filter.language"));
+  KABAR_RETURN_IF_ERROR(ValidateKey(filter.topic(), "filter.topic"));
+  KABAR_RETURN_IF_ERROR(ValidateKey(filter.source(), "filter.source"));
   KABAR_RETURN_IF_ERROR(ValidateConfidence(filter.min_language_confidence(),
                                            "filter.min_language_confidence"));
   KABAR_RETURN_IF_ERROR(ValidateConfidence(filter.min_topic_confidence(),

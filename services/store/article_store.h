@@ -1,11 +1,12 @@
 // Copyright kabar authors.
 // ArticleStore: what the store service needs from a database, in four verbs
 // (Put, Get, Query, Count) over the kabar.v1 messages. SQLite is the embedded
-// default (sqlite_article_store.h); a PostgreSQL backend will implement the
-// same interface, so nothing here names a backend. OpenArticleStore picks the
-// backend from a --db value. The free helpers at the end hold the rules every
-// backend shares (validation, paging limits, page tokens), so backends agree
-// on what is accepted and on the errors.
+// default (sqlite_article_store.h); PostgreSQL (postgres_article_store.h)
+// serves several replicas from one database. Both pass the same conformance
+// test (article_store_conformance_test.cc), and nothing here names a backend.
+// OpenArticleStore picks the backend from a --db value. The free helpers at the
+// end hold the rules every backend shares (validation, paging limits, page
+// tokens), so backends agree on what is accepted and on the errors.
 #ifndef KABAR_SERVICES_STORE_ARTICLE_STORE_H_
 #define KABAR_SERVICES_STORE_ARTICLE_STORE_H_
 
@@ -72,22 +73,26 @@ class ArticleStore {
 //   "/abs/path.db", "rel/path.db"      SQLite file (created if missing)
 //   "sqlite:///abs/path.db"            SQLite, absolute path
 //   "sqlite://rel/path.db"             SQLite, relative to the working dir
-//   "postgresql://..."/"postgres://..." UNIMPLEMENTED (not built yet)
+//   "postgresql://user@host:5432/db"   PostgreSQL (also postgres://), a libpq
+//                                      connection URI; default pool options
 // Errors: INVALID_ARGUMENT for an empty value, an unknown scheme or an
-// in-memory database; otherwise whatever the backend's open returns (its
-// message names the path).
+// in-memory database; otherwise whatever the backend's Create returns (its
+// message names the path, or the database and host).
 absl::StatusOr<std::unique_ptr<ArticleStore>> OpenArticleStore(
     const std::string& db_url);
 
 // ---- Rules shared by every backend ----
 
 // OK when `article` may be stored: article.id and article.body are set, all
-// text is valid UTF-8 and the timestamps are valid. Else INVALID_ARGUMENT
-// saying what is wrong (without naming the article; Put adds that).
+// text is valid UTF-8, the indexed text (id, source, language code, topic
+// labels) has no NUL character and the timestamps are valid. Else
+// INVALID_ARGUMENT saying what is wrong (without naming the article; Put adds
+// that).
 absl::Status ValidateArticle(const v1::StoredArticle& article);
 
-// OK when the confidences are in [0, 1] and the timestamps are valid;
-// else INVALID_ARGUMENT naming the field.
+// OK when language, topic and source are valid UTF-8 without NUL, the
+// confidences are in [0, 1] and the timestamps are valid; else
+// INVALID_ARGUMENT naming the field.
 absl::Status ValidateFilter(const v1::ArticleFilter& filter);
 
 // The page size to use for a requested one (see ArticleStore::Query).

@@ -1,12 +1,17 @@
 // Copyright kabar authors.
 // kabar-store: the store service. Keeps labeled articles in a SQLite file
-// and answers kabar.v1.StoreService calls (put, get, query, count).
+// or a PostgreSQL database and answers kabar.v1.StoreService calls (put,
+// get, query, count). Several replicas may share one PostgreSQL database.
 //
 // Usage: kabar-store [flags]
 //   --listen=HOST:PORT     Address to serve on; port 0 picks a free one.
 //                          Default 127.0.0.1:7703.
 //   --db=LOCATION          Database: a file path, sqlite:///abs/path or
-//                          sqlite://rel/path. Default kabar.db (working dir).
+//                          sqlite://rel/path (SQLite, created if missing);
+//                          or postgresql://USER[:PASSWORD]@HOST[:PORT]/DB
+//                          (also postgres://; any libpq URI; PGPASSWORD and
+//                          ~/.pgpass work too), whose schema is created or
+//                          migrated at start. Default kabar.db (working dir).
 //   --port_file=PATH       Write the bound port here once serving. Default
 //                          none.
 //   --shutdown_grace=DUR   Time in-flight calls get on SIGTERM. Default 10s.
@@ -26,7 +31,8 @@
 
 ABSL_FLAG(std::string, listen, "127.0.0.1:7703",
           "HOST:PORT to serve on (port 0: any)");
-ABSL_FLAG(std::string, db, "kabar.db", "Database file path or sqlite:// URL");
+ABSL_FLAG(std::string, db, "kabar.db",
+          "Database: file path, sqlite:// or postgresql:// URL");
 ABSL_FLAG(std::string, port_file, "", "Write the bound port to this file");
 ABSL_FLAG(absl::Duration, shutdown_grace, absl::Seconds(10),
           "Time in-flight calls get to finish on SIGTERM");

@@ -18,7 +18,7 @@ namespace kabar::train {
 
 // Where labeled examples come from.
 struct DataOptions {
-  // Input specs, "[LANG=]PATH[@REPEAT]" (see InputSpec).
+  // Input specs, "[LANG=]PATH[@REPEAT][%BALANCE]" (see InputSpec).
   std::vector<std::string> inputs;
   FieldMapping mapping;
   // Optional label map file (see LabelMap); empty for none.

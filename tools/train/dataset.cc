@@ -86,7 +86,6 @@ absl::Status AddExample(RawRow row, const InputSpec& input,
   }
   example.label = std::move(*mapped);
   example.lang = row.lang.empty() ? input.lang : std::move(row.lang);
-  for (int i = 1; i < input.repeat; ++i) out->push_back(example);
   out->push_back(std::move(example));
   return absl::OkStatus();
 }
@@ -178,6 +177,28 @@ absl::Status ReadJsonLinesExamples(const InputSpec& input,
   return absl::OkStatus();
 }
 
+// Applies input.repeat and input.balance to the examples read from one
+// file, keeping file order.
+std::vector<Example> Repeat(const InputSpec& input,
+                            std::vector<Example> examples) {
+  if (input.repeat == 1 && input.balance == 0) return examples;
+  std::map<std::string, int64_t> counts;
+  int64_t max_count = 0;
+  for (const Example& example : examples) {
+    max_count = std::max(max_count, ++counts[example.label]);
+  }
+  std::vector<Example> repeated;
+  for (Example& example : examples) {
+    const double imbalance = static_cast<double>(max_count) /
+                             static_cast<double>(counts[example.label]);
+    const int64_t times = std::max<int64_t>(
+        1, std::llround(input.repeat * std::pow(imbalance, input.balance)));
+    for (int64_t i = 1; i < times; ++i) repeated.push_back(example);
+    repeated.push_back(std::move(example));
+  }
+  return repeated;
+}
+
 }  // namespace
 
 absl::StatusOr<InputSpec> ParseInputSpec(absl::string_view spec) {
@@ -189,6 +210,17 @@ absl::StatusOr<InputSpec> ParseInputSpec(absl::string_view spec) {
       (slash == absl::string_view::npos || equals < slash)) {
     input.lang = std::string(spec.substr(0, equals));
     spec.remove_prefix(equals + 1);
+  }
+  const size_t percent = spec.rfind('%');
+  if (percent != absl::string_view::npos &&
+      spec.find('/', percent) == absl::string_view::npos) {
+    if (!absl::SimpleAtod(spec.substr(percent + 1), &input.balance) ||
+        input.balance < 0 || input.balance > 1) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("input \"", spec, "\": the balance after '%' ",
+                       "must be a number from 0 to 1"));
+    }
+    spec = spec.substr(0, percent);
   }
   const size_t at = spec.rfind('@');
   if (at != absl::string_view::npos &&
@@ -273,7 +305,7 @@ absl::StatusOr<std::vector<Example>> ReadExamples(const InputSpec& input,
     KABAR_RETURN_IF_ERROR(
         ReadTsvExamples(input, mapping, label_map, stats, &examples));
   }
-  return examples;
+  return Repeat(input, std::move(examples));
 }
 
 std::string TopicModelText(absl::string_view title, absl::string_view body) {

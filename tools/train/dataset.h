@@ -34,19 +34,25 @@ struct FieldMapping {
   std::string lang_field = "lang";
 };
 
-// One input file as given on the command line: "[LANG=]PATH[@REPEAT]".
-// LANG names the language of the whole file; REPEAT (a positive integer,
-// default 1) repeats each example, to oversample a small or
-// under-represented source. The format follows the extension: .jsonl,
-// .ndjson and .json are JSON Lines, anything else is TSV.
+// One input file as given on the command line:
+// "[LANG=]PATH[@REPEAT][%BALANCE]". LANG names the language of the whole
+// file; REPEAT (a positive integer, default 1) repeats each example, to
+// oversample a small or under-represented source. BALANCE (0 to 1, default
+// 0) evens out the file's labels: an example whose label has `count`
+// examples, the file's most frequent label `max_count`, is repeated
+// round(REPEAT * (max_count / count)^BALANCE) times, so 1 balances fully
+// and 0.5 takes the square root of the imbalance. The format follows the
+// extension: .jsonl, .ndjson and .json are JSON Lines, anything else TSV.
 struct InputSpec {
   std::string lang;
   std::string path;
   int repeat = 1;
+  double balance = 0;
 };
 
-// Parses "[LANG=]PATH[@REPEAT]". INVALID_ARGUMENT for an empty path or a
-// REPEAT that is not a positive integer.
+// Parses "[LANG=]PATH[@REPEAT][%BALANCE]". INVALID_ARGUMENT for an empty
+// path, a REPEAT that is not a positive integer or a BALANCE outside
+// [0, 1].
 absl::StatusOr<InputSpec> ParseInputSpec(absl::string_view spec);
 
 // Renames labels: "from<TAB>to" per line, '#' starts a comment line, blank
@@ -88,10 +94,10 @@ struct ReadStats {
   int64_t invalid_utf8 = 0;
 };
 
-// Reads every example of `input`, each repeated input.repeat times, in file
-// order. Rows with an empty label or text, invalid UTF-8 (which ingest
-// would reject), or a label the map drops are skipped and counted in *stats
-// (when not null). Errors: NOT_FOUND for an unreadable file;
+// Reads every example of `input`, in file order, each repeated as
+// input.repeat and input.balance say. Rows with an empty label or text, invalid
+// UTF-8 (which ingest would reject), or a label the map drops are skipped and
+// counted in *stats (when not null). Errors: NOT_FOUND for an unreadable file;
 // INVALID_ARGUMENT naming the file (and line) for malformed TSV or JSON, a
 // missing label column/field, a file with none of the text fields, or a
 // label containing whitespace after mapping.

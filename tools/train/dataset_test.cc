@@ -71,6 +71,7 @@ TEST(ParseInputSpecTest, ParsesLanguagePathAndRepeat) {
       {"yor=/d/y.tsv@3", "yor", "/d/y.tsv", 3},
       {"/d/a=b/x.tsv", "", "/d/a=b/x.tsv", 1},
       {"/d/v@2/x.tsv", "", "/d/v@2/x.tsv", 1},
+      {"som=/d/s.tsv@2%0.5", "som", "/d/s.tsv", 2},
   };
   for (const Case& c : cases) {
     absl::StatusOr<InputSpec> input = ParseInputSpec(c.spec);
@@ -82,6 +83,9 @@ TEST(ParseInputSpecTest, ParsesLanguagePathAndRepeat) {
   EXPECT_FALSE(ParseInputSpec("x.tsv@0").ok());
   EXPECT_FALSE(ParseInputSpec("x.tsv@two").ok());
   EXPECT_FALSE(ParseInputSpec("eng=").ok());
+  EXPECT_FALSE(ParseInputSpec("x.tsv%1.5").ok());
+  EXPECT_EQ(ParseInputSpec("x.tsv%0.5")->balance, 0.5);
+  EXPECT_EQ(ParseInputSpec("x.tsv@3")->balance, 0);
 }
 
 TEST(TopicModelTextTest, IsTheServingNormalization) {
@@ -130,6 +134,27 @@ TEST_F(DatasetTest, ReadsSibStyleTsvWithLanguageColumnAndRepeat) {
   EXPECT_EQ((*examples)[0].lang, "eng_Latn");
   EXPECT_EQ((*examples)[1].text, "a doctor .");
   EXPECT_EQ((*examples)[3].lang, "fra_Latn");
+}
+
+TEST_F(DatasetTest, BalanceRepeatsRareLabels) {
+  // a: 4 examples, b: 1. Full balance repeats b 4 times, square-root
+  // balance twice; REPEAT multiplies both.
+  const std::string path =
+      Write("imbalanced.tsv",
+            "category\ttext\na\tone\na\ttwo\na\tthree\nb\tfour\na\tfive\n");
+  const auto count = [&](const InputSpec& input, const std::string& label) {
+    absl::StatusOr<std::vector<Example>> examples =
+        ReadExamples(input, FieldMapping(), LabelMap());
+    EXPECT_TRUE(examples.ok()) << examples.status();
+    int n = 0;
+    for (const Example& example : *examples) n += example.label == label;
+    return n;
+  };
+  EXPECT_EQ(count({"", path, 1, 1.0}, "b"), 4);
+  EXPECT_EQ(count({"", path, 1, 1.0}, "a"), 4);
+  EXPECT_EQ(count({"", path, 1, 0.5}, "b"), 2);
+  EXPECT_EQ(count({"", path, 2, 0.5}, "b"), 4);
+  EXPECT_EQ(count({"", path, 2, 0.5}, "a"), 8);
 }
 
 TEST_F(DatasetTest, ReadsJsonLines) {

@@ -1,7 +1,7 @@
 // Copyright kabar authors.
 // kabar-train: trains, quantizes and evaluates kabar's fastText topic model.
 //
-//   kabar-train train --input=[LANG=]PATH[@N],... --output=model.ftz
+//   kabar-train train --input=[LANG=]PATH[@N][%B],... --output=model.ftz
 //       [--dev=...|--validation_fraction=F] [--label_map=FILE]
 //       [--text_fields=headline,text] [--label_field=category]
 //       [--lang_field=lang] [--lang=NAME] [--epoch --lr --dim --word_ngrams
@@ -31,7 +31,8 @@
 #include "tools/train/commands.h"
 
 ABSL_FLAG(std::vector<std::string>, input, {},
-          "Inputs, [LANG=]PATH[@REPEAT]; TSV with a header, or JSON Lines "
+          "Inputs, [LANG=]PATH[@REPEAT][%BALANCE]; TSV with a header, or "
+          "JSON Lines "
           "(.jsonl/.ndjson/.json)");
 ABSL_FLAG(std::vector<std::string>, dev, {}, "train: development inputs");
 ABSL_FLAG(std::vector<std::string>, text_fields,
@@ -77,9 +78,11 @@ constexpr char kUsage[] =
     "       kabar-train <command> --help\n";
 
 constexpr char kDataHelp[] =
-    "  --input=SPEC,...      [LANG=]PATH[@REPEAT]; repeatable. TSV with a\n"
-    "                        header row (RFC 4180 quoting), or JSON Lines\n"
-    "                        for .jsonl/.ndjson/.json. @REPEAT oversamples.\n"
+    "  --input=SPEC,...      [LANG=]PATH[@REPEAT][%BALANCE]; repeatable.\n"
+    "                        TSV with a header row (RFC 4180 quoting), or\n"
+    "                        JSON Lines for .jsonl/.ndjson/.json. @REPEAT\n"
+    "                        oversamples the file; %BALANCE (0-1) repeats\n"
+    "                        rare labels by (max_count/count)^BALANCE.\n"
     "  --text_fields=A,B     text columns joined as title + body, absent\n"
     "                        ones skipped (default headline,text)\n"
     "  --label_field=NAME    label column (default category)\n"

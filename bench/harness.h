@@ -1,0 +1,104 @@
+// Copyright kabar authors.
+// The rows of kabar-bench. Each row classifies the same articles (language
+// and topics) and reports wall time, CPU time and peak memory:
+//   A   fastText's FastText::predictLine on both models, in process;
+//   A2  kabar's FastTextClassifier on fastText's engine, in process (A plus
+//       what the adapter adds: validation, labels, protobuf);
+//   B   kabar's FastTextClassifier on its fast engine (FastPredictor), in
+//       process;
+//   C   the real kabar-classify binary over gRPC, batches sent from client
+//       threads on the same machine.
+// In-process rows run in a forked child each, so one row's memory and
+// caches never flatter or burden another; fork happens before the harness
+// starts any thread. Each row records its answers so they can be compared.
+#ifndef KABAR_BENCH_HARNESS_H_
+#define KABAR_BENCH_HARNESS_H_
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "bench/corpus.h"
+
+namespace kabar::bench {
+
+struct HarnessOptions {
+  // Model files (absolute or relative to the working directory).
+  std::string language_model;
+  std::string topic_model;
+  // Classification threads of in-process rows and of the service
+  // (--threads). Default: one per logical CPU.
+  int threads = 0;
+  // Articles classified before timing starts, to load pages and fill
+  // caches. They are not counted.
+  int warmup_articles = 200;
+  // Times the corpus is classified in the timed phase.
+  int passes = 1;
+  // Row C: the kabar-classify binary, client threads and batch size.
+  std::string classify_binary;
+  int client_threads = 0;  // 0: same as threads
+  int batch_size = 64;
+};
+
+// What one article got: top-1 language and topic with probabilities ("" if
+// none).
+struct Answer {
+  std::string language;
+  float language_probability = 0;
+  std::string topic;
+  float topic_probability = 0;
+};
+
+struct RowResult {
+  std::string row;          // "A", "A2", "B", "C"
+  std::string description;  // one line
+  int64_t articles = 0;     // classified in the timed phase
+  int64_t bytes = 0;        // title + body bytes of those
+  double wall_seconds = 0;
+  // CPU of the process doing the classifying (in-process: the row's own
+  // process; C: the service).
+  double cpu_seconds = 0;
+  // C only: CPU of the client (the harness's request building and gRPC).
+  double client_cpu_seconds = -1;
+  // Peak resident memory of the classifying process, and (in-process rows)
+  // what it had already at the start, inherited from the harness: the
+  // corpus and libraries.
+  int64_t peak_rss_bytes = -1;
+  int64_t baseline_rss_bytes = 0;
+  // One per article, in corpus order (the timed pass).
+  std::vector<Answer> answers;
+
+  double articles_per_second() const { return articles / wall_seconds; }
+};
+
+// Row A. Runs in a forked child.
+absl::StatusOr<RowResult> RunFastTextRow(const std::vector<Article>& articles,
+                                         const HarnessOptions& options);
+
+// Rows A2 (fasttext_engine) and B. Runs in a forked child.
+absl::StatusOr<RowResult> RunClassifierRow(const std::vector<Article>& articles,
+                                           const HarnessOptions& options,
+                                           bool fasttext_engine);
+
+// Row C: starts kabar-classify on a free loopback port, warms it up, then
+// sends the corpus in batches from client threads. Starts threads: run it
+// after the forked rows.
+absl::StatusOr<RowResult> RunServiceRow(const std::vector<Article>& articles,
+                                        const HarnessOptions& options);
+
+// How closely `row` agrees with `reference`: top-1 language and topic
+// agreement and the largest probability difference where they agree.
+struct Agreement {
+  double language = 0;  // fraction of articles
+  double topic = 0;
+  double max_probability_diff = 0;
+};
+Agreement Compare(const RowResult& reference, const RowResult& row);
+
+// The results as a Markdown table, ratios against the row named "A".
+std::string FormatTable(const std::vector<RowResult>& rows);
+
+}  // namespace kabar::bench
+
+#endif  // KABAR_BENCH_HARNESS_H_

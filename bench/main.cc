@@ -1,0 +1,215 @@
+// Copyright kabar authors.
+// kabar-bench: measures classification throughput of fastText, kabar's
+// classifier core and the classify service on one corpus in one run, and
+// prints a Markdown table (see bench/README.md).
+//
+//   kabar-bench [--quick] [--rows=A,A2,B,C]
+//       [--corpus=FILE.jsonl | --articles=20000 --article_bytes=2000
+//        --languages=LANG[:WEIGHT],... --mixed_fraction=0.05 --seed=1
+//        --sentences=../shared/datasets/sib200/train.tsv]
+//       [--write_corpus=FILE.jsonl] [--generate_only]
+//       [--language_model=models/lid.176.ftz] [--topic_model=models/topic.ftz]
+//       [--threads=0] [--warmup_articles=200] [--passes=1]
+//       [--client_threads=0] [--batch_size=64] [--classify_binary=PATH]
+//       [--report=FILE.md]
+//
+// --quick classifies 800 articles (under a minute with start-up), for CI.
+// Flags can also come from KABAR_<FLAG> environment variables.
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/flags/flag.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
+#include "bench/corpus.h"
+#include "bench/harness.h"
+#include "bench/process_stats.h"
+#include "services/common/flags.h"
+
+ABSL_FLAG(bool, quick, false, "small run for CI: at most 800 articles");
+ABSL_FLAG(std::string, rows, "A,A2,B,C", "rows to run, in order");
+ABSL_FLAG(std::string, corpus, "", "replay this JSON Lines file");
+ABSL_FLAG(int, articles, 20000, "articles to generate");
+ABSL_FLAG(int, article_bytes, 2000, "mean body length in bytes");
+ABSL_FLAG(std::string, languages, "",
+          "language mix LANG[:WEIGHT],... (SIB-200 codes); empty: all");
+ABSL_FLAG(double, mixed_fraction, 0.05,
+          "fraction of articles mixing two languages");
+ABSL_FLAG(uint64_t, seed, 1, "corpus seed");
+ABSL_FLAG(std::string, sentences, "../shared/datasets/sib200/train.tsv",
+          "SIB-200 TSV the generator draws sentences from");
+ABSL_FLAG(std::string, write_corpus, "", "also write the corpus here");
+ABSL_FLAG(bool, generate_only, false, "write the corpus and exit");
+ABSL_FLAG(std::string, language_model, "models/lid.176.ftz", "language model");
+ABSL_FLAG(std::string, topic_model, "models/topic.ftz", "topic model");
+ABSL_FLAG(int, threads, 0, "classification threads; 0 = one per CPU");
+ABSL_FLAG(int, warmup_articles, 200, "untimed articles before each row");
+ABSL_FLAG(int, passes, 1, "timed passes over the corpus");
+ABSL_FLAG(int, client_threads, 0, "row C client threads; 0 = --threads");
+ABSL_FLAG(int, batch_size, 64, "row C texts per ClassifyBatch");
+ABSL_FLAG(std::string, classify_binary, "",
+          "row C server; default: kabar-classify of this build");
+ABSL_FLAG(std::string, report, "", "also write the report here");
+
+namespace kabar::bench {
+namespace {
+
+int Fail(const std::string& message) {
+  std::fprintf(stderr, "kabar-bench: %s\n", message.c_str());
+  return 1;
+}
+
+int Run() {
+  const bool quick = absl::GetFlag(FLAGS_quick);
+  std::vector<Article> articles;
+  std::string corpus_description;
+  if (const std::string path = absl::GetFlag(FLAGS_corpus); !path.empty()) {
+    absl::StatusOr<std::vector<Article>> read = ReadJsonLines(path);
+    if (!read.ok()) return Fail(read.status().ToString());
+    articles = std::move(read).value();
+    if (quick && articles.size() > 800) articles.resize(800);
+    corpus_description = absl::StrCat("replayed from ", path);
+  } else {
+    CorpusOptions options;
+    options.sentences_path = absl::GetFlag(FLAGS_sentences);
+    options.num_articles = absl::GetFlag(FLAGS_articles);
+    if (quick) options.num_articles = std::min(options.num_articles, 800);
+    options.article_bytes = absl::GetFlag(FLAGS_article_bytes);
+    options.languages = absl::GetFlag(FLAGS_languages);
+    options.mixed_fraction = absl::GetFlag(FLAGS_mixed_fraction);
+    options.seed = absl::GetFlag(FLAGS_seed);
+    absl::StatusOr<std::vector<Article>> generated = GenerateCorpus(options);
+    if (!generated.ok()) return Fail(generated.status().ToString());
+    articles = std::move(generated).value();
+    corpus_description = absl::StrCat(
+        "generated from ", options.sentences_path, ": seed ", options.seed,
+        ", mean body ", options.article_bytes, " bytes, languages ",
+        options.languages.empty() ? "all, equally" : options.languages,
+        ", mixed ", options.mixed_fraction);
+  }
+  if (const std::string path = absl::GetFlag(FLAGS_write_corpus);
+      !path.empty()) {
+    if (absl::Status s = WriteJsonLines(articles, path); !s.ok()) {
+      return Fail(s.ToString());
+    }
+  }
+  if (absl::GetFlag(FLAGS_generate_only)) return 0;
+  if (articles.empty()) return Fail("the corpus is empty");
+
+  HarnessOptions options;
+  options.language_model = absl::GetFlag(FLAGS_language_model);
+  options.topic_model = absl::GetFlag(FLAGS_topic_model);
+  for (const std::string& model :
+       {options.language_model, options.topic_model}) {
+    if (!std::filesystem::is_regular_file(model)) {
+      return Fail(absl::StrCat("model ", model,
+                               " not found (see --language_model, "
+                               "--topic_model)"));
+    }
+  }
+  options.threads = absl::GetFlag(FLAGS_threads);
+  if (options.threads <= 0) {
+    options.threads = std::max(1u, std::thread::hardware_concurrency());
+  }
+  options.warmup_articles =
+      quick ? std::min(absl::GetFlag(FLAGS_warmup_articles), 100)
+            : absl::GetFlag(FLAGS_warmup_articles);
+  options.passes = quick ? 1 : std::max(1, absl::GetFlag(FLAGS_passes));
+  options.client_threads = absl::GetFlag(FLAGS_client_threads);
+  options.batch_size = absl::GetFlag(FLAGS_batch_size);
+  options.classify_binary = absl::GetFlag(FLAGS_classify_binary);
+
+  const size_t bytes = TextBytes(articles);
+  std::string report = absl::StrCat(
+      "Machine: ", MachineDescription(), "; load average at start ",
+      LoadAverage(), "\n", "Corpus: ", articles.size(), " articles, ",
+      absl::StrFormat("%.1f", bytes / 1e6), " MB (mean ",
+      bytes / articles.size(), " bytes), ", corpus_description, "\n",
+      "Models: ", options.language_model, ", ", options.topic_model, "\n",
+      "Threads: ", options.threads, "; passes: ", options.passes,
+      "; warm-up: ", options.warmup_articles, " articles\n\n");
+  std::fputs(report.c_str(), stdout);
+  std::fflush(stdout);
+
+  std::vector<RowResult> results;
+  const std::vector<std::string> rows =
+      absl::StrSplit(absl::GetFlag(FLAGS_rows), ',', absl::SkipEmpty());
+  for (const std::string& row : rows) {
+    std::fprintf(stderr, "kabar-bench: row %s...\n", row.c_str());
+    absl::StatusOr<RowResult> result;
+    if (row == "A") {
+      result = RunFastTextRow(articles, options);
+    } else if (row == "A2") {
+      result = RunClassifierRow(articles, options, /*fasttext_engine=*/true);
+    } else if (row == "B") {
+      result = RunClassifierRow(articles, options, /*fasttext_engine=*/false);
+    } else if (row == "C") {
+      result = RunServiceRow(articles, options);
+    } else {
+      return Fail(absl::StrCat("unknown row ", row, " (A, A2, B or C)"));
+    }
+    if (!result.ok()) {
+      return Fail(absl::StrCat("row ", row, ": ", result.status().ToString()));
+    }
+    results.push_back(std::move(result).value());
+  }
+
+  std::string tail = FormatTable(results);
+  const RowResult* a = nullptr;
+  const RowResult* b = nullptr;
+  const RowResult* c = nullptr;
+  for (const RowResult& r : results) {
+    if (r.row == "A") a = &r;
+    if (r.row == "B") b = &r;
+    if (r.row == "C") c = &r;
+  }
+  absl::StrAppend(&tail, "\n");
+  if (a != nullptr && b != nullptr) {
+    absl::StrAppend(&tail,
+                    absl::StrFormat("B / A = %.2f (target >= 2.0)\n",
+                                    b->articles_per_second() /
+                                        a->articles_per_second()));
+  }
+  if (b != nullptr && c != nullptr) {
+    absl::StrAppend(&tail,
+                    absl::StrFormat("C / B = %.2f (target >= 0.9)\n",
+                                    c->articles_per_second() /
+                                        b->articles_per_second()));
+  }
+  if (a != nullptr) {
+    for (const RowResult& r : results) {
+      if (&r == a) continue;
+      const Agreement agreement = Compare(*a, r);
+      absl::StrAppend(
+          &tail,
+          absl::StrFormat("Same answers as A, row %s: top-1 language %.3f%%, "
+                          "top-1 topic %.3f%%, max |p diff| %.2g\n",
+                          r.row, 100 * agreement.language,
+                          100 * agreement.topic,
+                          agreement.max_probability_diff));
+    }
+  }
+  absl::StrAppend(&tail, "Load average at end: ", LoadAverage(), "\n");
+  std::fputs(tail.c_str(), stdout);
+  if (const std::string path = absl::GetFlag(FLAGS_report); !path.empty()) {
+    std::ofstream out(path, std::ios::trunc);
+    out << report << tail;
+  }
+  return 0;
+}
+
+}  // namespace
+}  // namespace kabar::bench
+
+int main(int argc, char** argv) {
+  kabar::common::ParseFlags(argc, argv,
+                            "kabar-bench: classification throughput; see "
+                            "bench/README.md");
+  return kabar::bench::Run();
+}

@@ -1,0 +1,867 @@
+// Copyright kabar authors.
+// The ArticleStore contract, as one value-parameterized suite that every
+// backend must pass: each test runs once per backend on a fresh, empty
+// database opened through OpenArticleStore. Backend-specific behaviour (file
+// handling, schema internals, connection errors) is tested beside each
+// backend instead.
+//
+// The PostgreSQL instances need a server: set KABAR_TEST_POSTGRES_URL (see
+// testing/postgres_test_database.h); without it they are skipped.
+#include <stdlib.h>
+
+#include <cmath>
+#include <filesystem>
+#include <functional>
+#include <memory>
+#include <ostream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/strings/escaping.h"
+#include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
+#include "gmock/gmock.h"
+#include "google/protobuf/util/message_differencer.h"
+#include "gtest/gtest.h"
+#include "services/store/article_store.h"
+#include "services/store/testing/postgres_test_database.h"
+
+namespace kabar::store {
+namespace {
+
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
+using ::testing::IsEmpty;
+
+// ---- Backends ----
+
+// Where one test's articles live; removed when destroyed.
+class TestDatabase {
+ public:
+  virtual ~TestDatabase() = default;
+  // The --db value that opens it.
+  virtual std::string url() const = 0;
+};
+
+class SqliteTestDatabase final : public TestDatabase {
+ public:
+  static absl::StatusOr<std::unique_ptr<TestDatabase>> Create() {
+    std::string pattern = testing::TempDir() + "kabar_conformance_XXXXXX";
+    if (mkdtemp(pattern.data()) == nullptr) {
+      return absl::InternalError("mkdtemp failed");
+    }
+    return std::unique_ptr<TestDatabase>(new SqliteTestDatabase(pattern));
+  }
+  ~SqliteTestDatabase() override { std::filesystem::remove_all(dir_); }
+  std::string url() const override {
+    return absl::StrCat("sqlite://", dir_, "/articles.db");
+  }
+
+ private:
+  explicit SqliteTestDatabase(std::string dir) : dir_(std::move(dir)) {}
+  const std::string dir_;
+};
+
+class PostgresConformanceDatabase final : public TestDatabase {
+ public:
+  static absl::StatusOr<std::unique_ptr<TestDatabase>> Create() {
+    absl::StatusOr<std::unique_ptr<PostgresTestDatabase>> database =
+        PostgresTestDatabase::Create();
+    if (!database.ok()) return database.status();
+    return std::unique_ptr<TestDatabase>(
+        new PostgresConformanceDatabase(std::move(*database)));
+  }
+  std::string url() const override { return database_->url(); }
+
+ private:
+  explicit PostgresConformanceDatabase(
+      std::unique_ptr<PostgresTestDatabase> database)
+      : database_(std::move(database)) {}
+  const std::unique_ptr<PostgresTestDatabase> database_;
+};
+
+struct Backend {
+  std::string name;
+  // "" when the backend can be tested here; else why not (the test skips).
+  std::function<std::string()> skip_reason;
+  std::function<absl::StatusOr<std::unique_ptr<TestDatabase>>()> create;
+};
+
+void PrintTo(const Backend& backend, std::ostream* out) {
+  *out << backend.name;
+}
+
+const Backend kBackends[] = {
+    {"Sqlite", [] { return std::string(); }, &SqliteTestDatabase::Create},
+    {"Postgres",
+     [] {
+       return PostgresTestDatabase::ServerUrl().empty()
+                  ? PostgresTestDatabase::SkipMessage()
+                  : std::string();
+     },
+     &PostgresConformanceDatabase::Create},
+};
+
+std::string BackendName(const testing::TestParamInfo<Backend>& info) {
+  return info.param.name;
+}
+
+// ---- Helpers ----
+
+google::protobuf::Timestamp Seconds(int64_t seconds) {
+  google::protobuf::Timestamp timestamp;
+  timestamp.set_seconds(seconds);
+  return timestamp;
+}
+
+// A minimal valid article: id, body and labels.
+v1::StoredArticle MakeArticle(const std::string& id,
+                              const std::string& language = "id",
+                              const std::string& topic = "politics") {
+  v1::StoredArticle stored;
+  stored.mutable_article()->set_id(id);
+  stored.mutable_article()->set_source("antara");
+  stored.mutable_article()->set_title(absl::StrCat("Title of ", id));
+  stored.mutable_article()->set_body(absl::StrCat("Body of ", id, "."));
+  stored.mutable_labels()->mutable_language()->set_code(language);
+  stored.mutable_labels()->mutable_language()->set_confidence(0.9f);
+  if (!topic.empty()) {
+    v1::LabelScore* top = stored.mutable_labels()->add_topics();
+    top->set_label(topic);
+    top->set_confidence(0.8f);
+  }
+  return stored;
+}
+
+std::vector<std::string> Ids(const v1::QueryArticlesResponse& response) {
+  std::vector<std::string> ids;
+  for (const v1::StoredArticle& stored : response.articles()) {
+    ids.push_back(stored.article().id());
+  }
+  return ids;
+}
+
+std::vector<std::pair<std::string, int64_t>> Counts(
+    const google::protobuf::RepeatedPtrField<v1::LabelCount>& counts) {
+  std::vector<std::pair<std::string, int64_t>> pairs;
+  for (const v1::LabelCount& count : counts) {
+    pairs.emplace_back(count.label(), count.count());
+  }
+  return pairs;
+}
+
+class ArticleStoreConformanceTest : public testing::TestWithParam<Backend> {
+ protected:
+  void SetUp() override {
+    const std::string skip = GetParam().skip_reason();
+    if (!skip.empty()) GTEST_SKIP() << skip;
+    absl::StatusOr<std::unique_ptr<TestDatabase>> database =
+        GetParam().create();
+    ASSERT_TRUE(database.ok()) << database.status();
+    database_ = std::move(*database);
+    store_ = Open();
+    ASSERT_NE(store_, nullptr);
+  }
+
+  void TearDown() override {
+    store_.reset();  // before the database goes
+    database_.reset();
+  }
+
+  // Another store on the same database, as a restart or a second replica
+  // would open it.
+  std::unique_ptr<ArticleStore> Open() {
+    absl::StatusOr<std::unique_ptr<ArticleStore>> store =
+        OpenArticleStore(database_->url());
+    EXPECT_TRUE(store.ok()) << store.status();
+    return store.ok() ? std::move(*store) : nullptr;
+  }
+
+  std::vector<v1::PutOutcome> PutOk(
+      const std::vector<v1::StoredArticle>& articles) {
+    absl::StatusOr<std::vector<v1::PutOutcome>> outcomes =
+        store_->Put(articles);
+    EXPECT_TRUE(outcomes.ok()) << outcomes.status();
+    return outcomes.ok() ? *outcomes : std::vector<v1::PutOutcome>();
+  }
+
+  int64_t Total(const v1::ArticleFilter& filter = {}) {
+    absl::StatusOr<v1::CountArticlesResponse> counts = store_->Count(filter);
+    EXPECT_TRUE(counts.ok()) << counts.status();
+    return counts.ok() ? counts->total() : -1;
+  }
+
+  std::unique_ptr<TestDatabase> database_;
+  std::unique_ptr<ArticleStore> store_;
+};
+
+INSTANTIATE_TEST_SUITE_P(Backends, ArticleStoreConformanceTest,
+                         testing::ValuesIn(kBackends), BackendName);
+
+TEST_P(ArticleStoreConformanceTest, GetReturnsEveryFieldPutStored) {
+  v1::StoredArticle stored = MakeArticle("a1");
+  v1::Article& article = *stored.mutable_article();
+  article.set_url("https://example.com/a1");
+  article.set_title("Banjir di Jakarta");
+  article.set_body("Hujan deras.\nSungai meluap.");
+  *article.mutable_published_at() = Seconds(1700000000);
+  article.mutable_published_at()->set_nanos(123456000);
+  (*article.mutable_metadata())["author"] = "Siti";
+  (*article.mutable_metadata())["tags"] = "banjir,jakarta";
+  v1::Labels& labels = *stored.mutable_labels();
+  labels.mutable_language()->set_confidence(0.97f);
+  v1::LabelScore* alternative = labels.mutable_language()->add_alternatives();
+  alternative->set_label("ms");
+  alternative->set_confidence(0.02f);
+  v1::LabelScore* second_topic = labels.add_topics();
+  second_topic->set_label("environment");
+  second_topic->set_confidence(0.1f);
+  labels.mutable_language_model()->set_name("lid.176.ftz");
+  labels.mutable_language_model()->set_sha256("ab12");
+  labels.mutable_topic_model()->set_name("topics.ftz");
+  labels.mutable_topic_model()->set_sha256("cd34");
+
+  const absl::Time before = absl::Now();
+  EXPECT_THAT(PutOk({stored}), ElementsAre(v1::PUT_OUTCOME_INSERTED));
+  const absl::Time after = absl::Now();
+
+  absl::StatusOr<v1::StoredArticle> got = store_->Get("a1");
+  ASSERT_TRUE(got.ok()) << got.status();
+  // The store stamps ingested_at with the commit time (PostgreSQL: the
+  // server's clock, the same as ours here)...
+  ASSERT_TRUE(got->has_ingested_at());
+  const absl::Time ingested =
+      absl::FromUnixSeconds(got->ingested_at().seconds()) +
+      absl::Nanoseconds(got->ingested_at().nanos());
+  EXPECT_GE(ingested, absl::FromUnixMicros(absl::ToUnixMicros(before)));
+  EXPECT_LE(ingested, after);
+  // ...and everything else comes back exactly as given.
+  got->clear_ingested_at();
+  EXPECT_TRUE(google::protobuf::util::MessageDifferencer::Equals(*got, stored))
+      << got->DebugString();
+}
+
+TEST_P(ArticleStoreConformanceTest, KeepsUnusualTextByteForByte) {
+  // NUL and control characters where the rules allow them, scripts from
+  // several languages, characters outside the BMP, quotes and backslashes.
+  const std::string nul("a\0b", 3);
+  v1::StoredArticle stored = MakeArticle("ид/مقال/記事-😀 'x' \\ \"y\"");
+  stored.mutable_article()->set_title(absl::StrCat("Заголовок ", nul, " 🗞"));
+  stored.mutable_article()->set_body(
+      absl::StrCat("Teks\r\n\tberita ", nul, " العربية 中文 \x7f end"));
+  stored.mutable_article()->set_url(absl::StrCat("https://x/", nul));
+  (*stored.mutable_article()->mutable_metadata())[nul] = nul;
+  stored.mutable_article()->set_source("sumber 'kutip'");
+  stored.mutable_labels()->mutable_language()->set_code("ру");
+  *stored.mutable_ingested_at() = Seconds(1600000000);
+
+  EXPECT_THAT(PutOk({stored}), ElementsAre(v1::PUT_OUTCOME_INSERTED));
+  absl::StatusOr<v1::StoredArticle> got = store_->Get(stored.article().id());
+  ASSERT_TRUE(got.ok()) << got.status();
+  EXPECT_TRUE(google::protobuf::util::MessageDifferencer::Equals(*got, stored))
+      << got->DebugString();
+
+  v1::ArticleFilter filter;
+  filter.set_source("sumber 'kutip'");
+  filter.set_language("ру");
+  absl::StatusOr<v1::QueryArticlesResponse> page = store_->Query(filter, 0, "");
+  ASSERT_TRUE(page.ok()) << page.status();
+  EXPECT_THAT(Ids(*page), ElementsAre(stored.article().id()));
+}
+
+TEST_P(ArticleStoreConformanceTest, StoresALargeArticle) {
+  // 2 MB of mostly distinct words: more than PostgreSQL's tsvector could
+  // hold, so this checks that indexing never refuses an article.
+  std::string body;
+  for (int i = 0; body.size() < (2 << 20); ++i) {
+    absl::StrAppend(&body, "w", i * 7919, " ");
+  }
+  v1::StoredArticle stored = MakeArticle("big");
+  stored.mutable_article()->set_body(body);
+  stored.mutable_article()->set_title(body.substr(0, 100000));
+  EXPECT_THAT(PutOk({stored}), ElementsAre(v1::PUT_OUTCOME_INSERTED));
+  absl::StatusOr<v1::StoredArticle> got = store_->Get("big");
+  ASSERT_TRUE(got.ok()) << got.status();
+  EXPECT_EQ(got->article().body(), body);
+}
+
+TEST_P(ArticleStoreConformanceTest, KeepsAGivenIngestedAt) {
+  v1::StoredArticle stored = MakeArticle("a1");
+  *stored.mutable_ingested_at() = Seconds(1600000000);
+  stored.mutable_ingested_at()->set_nanos(7000);
+  PutOk({stored});
+  absl::StatusOr<v1::StoredArticle> got = store_->Get("a1");
+  ASSERT_TRUE(got.ok()) << got.status();
+  EXPECT_EQ(got->ingested_at().seconds(), 1600000000);
+  EXPECT_EQ(got->ingested_at().nanos(), 7000);
+}
+
+TEST_P(ArticleStoreConformanceTest, PutIsIdempotentById) {
+  EXPECT_THAT(PutOk({MakeArticle("a1")}),
+              ElementsAre(v1::PUT_OUTCOME_INSERTED));
+  v1::StoredArticle changed = MakeArticle("a1");
+  changed.mutable_article()->set_body("A different body.");
+  EXPECT_THAT(
+      PutOk({changed, MakeArticle("a2")}),
+      ElementsAre(v1::PUT_OUTCOME_ALREADY_EXISTS, v1::PUT_OUTCOME_INSERTED));
+
+  EXPECT_EQ(Total(), 2);
+  absl::StatusOr<v1::StoredArticle> got = store_->Get("a1");
+  ASSERT_TRUE(got.ok()) << got.status();
+  EXPECT_EQ(got->article().body(), "Body of a1.");
+}
+
+TEST_P(ArticleStoreConformanceTest, FirstCopyWinsInsideOneBatch) {
+  v1::StoredArticle first = MakeArticle("a1");
+  v1::StoredArticle second = MakeArticle("a1");
+  second.mutable_article()->set_body("Second copy.");
+  EXPECT_THAT(PutOk({first, MakeArticle("a2"), second}),
+              ElementsAre(v1::PUT_OUTCOME_INSERTED, v1::PUT_OUTCOME_INSERTED,
+                          v1::PUT_OUTCOME_ALREADY_EXISTS));
+  EXPECT_EQ(Total(), 2);
+  absl::StatusOr<v1::StoredArticle> got = store_->Get("a1");
+  ASSERT_TRUE(got.ok()) << got.status();
+  EXPECT_EQ(got->article().body(), "Body of a1.");
+}
+
+TEST_P(ArticleStoreConformanceTest, LargeBatchKeepsOrderAndFirstCopies) {
+  // Bigger than a backend might send in one statement.
+  constexpr int kArticles = 1200;
+  std::vector<v1::StoredArticle> batch;
+  for (int i = 0; i < kArticles; ++i) {
+    // Ids sort differently from batch order.
+    batch.push_back(MakeArticle(absl::StrCat("z", (i * 7) % kArticles)));
+  }
+  v1::StoredArticle late_copy = batch[3];
+  late_copy.mutable_article()->set_body("Late copy.");
+  batch.push_back(late_copy);
+  batch.push_back(MakeArticle("existing"));
+  PutOk({MakeArticle("existing")});
+
+  const std::vector<v1::PutOutcome> outcomes = PutOk(batch);
+  ASSERT_EQ(outcomes.size(), batch.size());
+  for (int i = 0; i < kArticles; ++i) {
+    EXPECT_EQ(outcomes[i], v1::PUT_OUTCOME_INSERTED) << i;
+  }
+  EXPECT_EQ(outcomes[kArticles], v1::PUT_OUTCOME_ALREADY_EXISTS);
+  EXPECT_EQ(outcomes[kArticles + 1], v1::PUT_OUTCOME_ALREADY_EXISTS);
+  absl::StatusOr<v1::StoredArticle> got = store_->Get(batch[3].article().id());
+  ASSERT_TRUE(got.ok()) << got.status();
+  EXPECT_EQ(got->article().body(), batch[3].article().body());
+
+  // One time stamp for the batch; newest first is reverse batch order.
+  absl::StatusOr<v1::QueryArticlesResponse> page = store_->Query({}, 3, "");
+  ASSERT_TRUE(page.ok()) << page.status();
+  EXPECT_THAT(Ids(*page), ElementsAre(batch[kArticles - 1].article().id(),
+                                      batch[kArticles - 2].article().id(),
+                                      batch[kArticles - 3].article().id()));
+  EXPECT_EQ(Total(), kArticles + 1);
+}
+
+TEST_P(ArticleStoreConformanceTest, EmptyBatchStoresNothing) {
+  EXPECT_THAT(PutOk({}), IsEmpty());
+  EXPECT_EQ(Total(), 0);
+}
+
+TEST_P(ArticleStoreConformanceTest, RejectsAnInvalidArticleAndStoresNothing) {
+  struct Case {
+    const char* name;
+    std::function<void(v1::StoredArticle&)> spoil;
+    const char* message;
+  };
+  const std::string nul("x\0y", 3);
+  const Case cases[] = {
+      {"no id", [](v1::StoredArticle& s) { s.mutable_article()->clear_id(); },
+       "article.id is empty"},
+      {"no body",
+       [](v1::StoredArticle& s) { s.mutable_article()->clear_body(); },
+       "article.body is empty"},
+      {"bad UTF-8",
+       [](v1::StoredArticle& s) { s.mutable_article()->set_title("caf\xC3"); },
+       "article.title"},
+      {"bad timestamp",
+       [](v1::StoredArticle& s) {
+         s.mutable_article()->mutable_published_at()->set_nanos(-1);
+       },
+       "article.published_at"},
+      {"NUL in id",
+       [&](v1::StoredArticle& s) { s.mutable_article()->set_id(nul); },
+       "article.id contains a NUL"},
+      {"NUL in source",
+       [&](v1::StoredArticle& s) { s.mutable_article()->set_source(nul); },
+       "article.source contains a NUL"},
+      {"NUL in language",
+       [&](v1::StoredArticle& s) {
+         s.mutable_labels()->mutable_language()->set_code(nul);
+       },
+       "labels.language.code contains a NUL"},
+      {"NUL in a topic",
+       [&](v1::StoredArticle& s) {
+         s.mutable_labels()->add_topics()->set_label(nul);
+       },
+       "labels.topics contains a NUL"},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.name);
+    v1::StoredArticle bad = MakeArticle("bad");
+    c.spoil(bad);
+    absl::StatusOr<std::vector<v1::PutOutcome>> outcomes =
+        store_->Put({MakeArticle("good"), bad});
+    EXPECT_EQ(outcomes.status().code(), absl::StatusCode::kInvalidArgument);
+    EXPECT_THAT(outcomes.status().message(), HasSubstr("article 1"));
+    EXPECT_THAT(outcomes.status().message(), HasSubstr(c.message));
+    EXPECT_EQ(store_->Get("good").status().code(), absl::StatusCode::kNotFound);
+    EXPECT_EQ(Total(), 0);
+  }
+}
+
+TEST_P(ArticleStoreConformanceTest, GetOfAnUnknownIdIsNotFound) {
+  PutOk({MakeArticle("a1")});
+  absl::StatusOr<v1::StoredArticle> got = store_->Get("nope");
+  EXPECT_EQ(got.status().code(), absl::StatusCode::kNotFound);
+  EXPECT_THAT(got.status().message(), HasSubstr("nope"));
+  // Ids no article can have are simply not found.
+  EXPECT_EQ(store_->Get(std::string("a1\0", 3)).status().code(),
+            absl::StatusCode::kNotFound);
+  EXPECT_EQ(store_->Get("a1\xC3").status().code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(store_->Get("").status().code(),
+            absl::StatusCode::kInvalidArgument);
+}
+
+// Four articles with fixed times, so each filter has a known answer.
+class ArticleStoreFilterConformanceTest : public ArticleStoreConformanceTest {
+ protected:
+  void SetUp() override {
+    ArticleStoreConformanceTest::SetUp();
+    if (IsSkipped() || HasFatalFailure()) return;
+    struct Row {
+      const char* id;
+      const char* language;
+      float language_confidence;
+      const char* topic;  // "" = no topic
+      float topic_confidence;
+      const char* source;
+      int64_t published_s;  // 0 = unknown
+      int64_t ingested_s;
+    };
+    const Row rows[] = {
+        {"a", "id", 0.95f, "politics", 0.9f, "antara", 1000, 100},
+        {"b", "en", 0.6f, "sports", 0.4f, "bbc", 2000, 200},
+        {"c", "id", 0.7f, "sports", 0.85f, "bbc", 0, 300},
+        {"d", "ms", 0.99f, "", 0.0f, "antara", 3000, 400},
+    };
+    std::vector<v1::StoredArticle> articles;
+    for (const Row& row : rows) {
+      v1::StoredArticle stored = MakeArticle(row.id, row.language, row.topic);
+      stored.mutable_labels()->mutable_language()->set_confidence(
+          row.language_confidence);
+      if (stored.labels().topics_size() > 0) {
+        stored.mutable_labels()->mutable_topics(0)->set_confidence(
+            row.topic_confidence);
+      }
+      stored.mutable_article()->set_source(row.source);
+      if (row.published_s != 0) {
+        *stored.mutable_article()->mutable_published_at() =
+            Seconds(row.published_s);
+      }
+      *stored.mutable_ingested_at() = Seconds(row.ingested_s);
+      articles.push_back(stored);
+    }
+    PutOk(articles);
+  }
+};
+
+INSTANTIATE_TEST_SUITE_P(Backends, ArticleStoreFilterConformanceTest,
+                         testing::ValuesIn(kBackends), BackendName);
+
+TEST_P(ArticleStoreFilterConformanceTest, EachFilterSelectsNewestFirst) {
+  struct Case {
+    const char* name;
+    std::function<void(v1::ArticleFilter&)> set;
+    std::vector<std::string> ids;
+  };
+  const Case cases[] = {
+      {"none", [](v1::ArticleFilter&) {}, {"d", "c", "b", "a"}},
+      {"language",
+       [](v1::ArticleFilter& f) { f.set_language("id"); },
+       {"c", "a"}},
+      {"language is exact",
+       [](v1::ArticleFilter& f) { f.set_language("ID"); },
+       {}},
+      {"topic",
+       [](v1::ArticleFilter& f) { f.set_topic("sports"); },
+       {"c", "b"}},
+      {"source",
+       [](v1::ArticleFilter& f) { f.set_source("antara"); },
+       {"d", "a"}},
+      {"published after (inclusive; unknown never matches)",
+       [](v1::ArticleFilter& f) {
+         *f.mutable_published_after() = Seconds(2000);
+       },
+       {"d", "b"}},
+      {"published before (exclusive)",
+       [](v1::ArticleFilter& f) {
+         *f.mutable_published_before() = Seconds(2000);
+       },
+       {"a"}},
+      {"published range",
+       [](v1::ArticleFilter& f) {
+         *f.mutable_published_after() = Seconds(1000);
+         *f.mutable_published_before() = Seconds(3000);
+       },
+       {"b", "a"}},
+      {"published after the epoch is a real filter",
+       [](v1::ArticleFilter& f) { *f.mutable_published_after() = Seconds(0); },
+       {"d", "b", "a"}},
+      {"ingested after",
+       [](v1::ArticleFilter& f) { *f.mutable_ingested_after() = Seconds(200); },
+       {"d", "c", "b"}},
+      {"ingested before",
+       [](v1::ArticleFilter& f) {
+         *f.mutable_ingested_before() = Seconds(300);
+       },
+       {"b", "a"}},
+      {"min language confidence (inclusive)",
+       [](v1::ArticleFilter& f) { f.set_min_language_confidence(0.7f); },
+       {"d", "c", "a"}},
+      {"min topic confidence",
+       [](v1::ArticleFilter& f) { f.set_min_topic_confidence(0.85f); },
+       {"c", "a"}},
+      {"all conditions must hold",
+       [](v1::ArticleFilter& f) {
+         f.set_language("id");
+         f.set_min_topic_confidence(0.88f);
+       },
+       {"a"}},
+      {"nothing matches",
+       [](v1::ArticleFilter& f) { f.set_language("fr"); },
+       {}},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.name);
+    v1::ArticleFilter filter;
+    c.set(filter);
+    absl::StatusOr<v1::QueryArticlesResponse> page =
+        store_->Query(filter, 0, "");
+    ASSERT_TRUE(page.ok()) << page.status();
+    EXPECT_EQ(Ids(*page), c.ids);
+    EXPECT_EQ(page->next_page_token(), "");
+    EXPECT_EQ(Total(filter), static_cast<int64_t>(c.ids.size()));
+  }
+}
+
+TEST_P(ArticleStoreFilterConformanceTest, CountsMostFrequentFirst) {
+  absl::StatusOr<v1::CountArticlesResponse> counts = store_->Count({});
+  ASSERT_TRUE(counts.ok()) << counts.status();
+  EXPECT_EQ(counts->total(), 4);
+  using Pair = std::pair<std::string, int64_t>;
+  // Ties are ordered by label.
+  EXPECT_THAT(Counts(counts->by_language()),
+              ElementsAre(Pair("id", 2), Pair("en", 1), Pair("ms", 1)));
+  // "d" has no topic: counted in total only.
+  EXPECT_THAT(Counts(counts->by_topic()),
+              ElementsAre(Pair("sports", 2), Pair("politics", 1)));
+
+  v1::ArticleFilter bbc;
+  bbc.set_source("bbc");
+  counts = store_->Count(bbc);
+  ASSERT_TRUE(counts.ok()) << counts.status();
+  EXPECT_EQ(counts->total(), 2);
+  EXPECT_THAT(Counts(counts->by_language()),
+              ElementsAre(Pair("en", 1), Pair("id", 1)));
+  EXPECT_THAT(Counts(counts->by_topic()), ElementsAre(Pair("sports", 2)));
+
+  v1::ArticleFilter none;
+  none.set_language("fr");
+  counts = store_->Count(none);
+  ASSERT_TRUE(counts.ok()) << counts.status();
+  EXPECT_EQ(counts->total(), 0);
+  EXPECT_THAT(counts->by_language(), IsEmpty());
+  EXPECT_THAT(counts->by_topic(), IsEmpty());
+}
+
+TEST_P(ArticleStoreConformanceTest, CountTiesAreOrderedByteWise) {
+  // Byte order, not a locale's: "B" < "a" < "b" < "é".
+  std::vector<v1::StoredArticle> articles;
+  const char* const languages[] = {"é", "b", "a", "B"};
+  for (int i = 0; i < 4; ++i) {
+    articles.push_back(MakeArticle(absl::StrCat("x", i), languages[i]));
+  }
+  PutOk(articles);
+  absl::StatusOr<v1::CountArticlesResponse> counts = store_->Count({});
+  ASSERT_TRUE(counts.ok()) << counts.status();
+  using Pair = std::pair<std::string, int64_t>;
+  EXPECT_THAT(
+      Counts(counts->by_language()),
+      ElementsAre(Pair("B", 1), Pair("a", 1), Pair("b", 1), Pair("é", 1)));
+}
+
+TEST_P(ArticleStoreConformanceTest, RejectsAnInvalidFilter) {
+  struct Case {
+    const char* name;
+    std::function<void(v1::ArticleFilter&)> set;
+  };
+  const Case cases[] = {
+      {"confidence above 1",
+       [](v1::ArticleFilter& f) { f.set_min_language_confidence(1.5f); }},
+      {"negative confidence",
+       [](v1::ArticleFilter& f) { f.set_min_topic_confidence(-0.1f); }},
+      {"NaN confidence",
+       [](v1::ArticleFilter& f) { f.set_min_topic_confidence(std::nanf("")); }},
+      {"bad nanos",
+       [](v1::ArticleFilter& f) {
+         f.mutable_ingested_after()->set_nanos(1000000000);
+       }},
+      {"year 10000",
+       [](v1::ArticleFilter& f) {
+         f.mutable_published_before()->set_seconds(253402300800);
+       }},
+      {"bad UTF-8 language",
+       [](v1::ArticleFilter& f) { f.set_language("\xC3"); }},
+      {"NUL in source",
+       [](v1::ArticleFilter& f) { f.set_source(std::string("a\0", 2)); }},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.name);
+    v1::ArticleFilter filter;
+    c.set(filter);
+    EXPECT_EQ(store_->Query(filter, 0, "").status().code(),
+              absl::StatusCode::kInvalidArgument);
+    EXPECT_EQ(store_->Count(filter).status().code(),
+              absl::StatusCode::kInvalidArgument);
+  }
+}
+
+TEST_P(ArticleStoreConformanceTest, PagesReturnEachArticleOnceNewestFirst) {
+  // 12 batches of 10; articles in a batch share their ingested_at, so the
+  // order within a batch comes from the insertion sequence.
+  std::vector<std::string> newest_first;
+  for (int batch = 0; batch < 12; ++batch) {
+    std::vector<v1::StoredArticle> articles;
+    for (int i = 0; i < 10; ++i) {
+      const std::string id = absl::StrCat("article-", batch * 10 + i);
+      articles.push_back(MakeArticle(id, i % 3 == 0 ? "en" : "id"));
+      newest_first.insert(newest_first.begin(), id);
+    }
+    PutOk(articles);
+  }
+
+  std::vector<std::string> seen;
+  std::vector<int> page_sizes;
+  std::string token;
+  do {
+    absl::StatusOr<v1::QueryArticlesResponse> page =
+        store_->Query({}, 50, token);
+    ASSERT_TRUE(page.ok()) << page.status();
+    page_sizes.push_back(page->articles_size());
+    for (const std::string& id : Ids(*page)) seen.push_back(id);
+    token = page->next_page_token();
+  } while (!token.empty() && page_sizes.size() < 10);
+  EXPECT_THAT(page_sizes, ElementsAre(50, 50, 20));
+  EXPECT_EQ(seen, newest_first);
+
+  // Paging a filtered query yields exactly the filtered list.
+  std::vector<std::string> english_newest_first;
+  for (const std::string& id : newest_first) {
+    if (std::stoi(id.substr(id.find('-') + 1)) % 10 % 3 == 0) {
+      english_newest_first.push_back(id);
+    }
+  }
+  v1::ArticleFilter english;
+  english.set_language("en");
+  seen.clear();
+  token.clear();
+  int pages = 0;
+  do {
+    absl::StatusOr<v1::QueryArticlesResponse> page =
+        store_->Query(english, 7, token);
+    ASSERT_TRUE(page.ok()) << page.status();
+    for (const std::string& id : Ids(*page)) seen.push_back(id);
+    token = page->next_page_token();
+  } while (!token.empty() && ++pages < 20);
+  EXPECT_EQ(seen, english_newest_first);
+}
+
+TEST_P(ArticleStoreConformanceTest, PagingBreaksTiesByInsertionOrder) {
+  // Same given ingested_at in separate batches: the later batch is newer.
+  std::vector<std::string> newest_first;
+  for (int i = 0; i < 6; ++i) {
+    v1::StoredArticle stored = MakeArticle(absl::StrCat("tie-", i));
+    *stored.mutable_ingested_at() = Seconds(1000);
+    PutOk({stored});
+    newest_first.insert(newest_first.begin(), stored.article().id());
+  }
+  std::vector<std::string> seen;
+  std::string token;
+  int pages = 0;
+  do {
+    absl::StatusOr<v1::QueryArticlesResponse> page =
+        store_->Query({}, 4, token);
+    ASSERT_TRUE(page.ok()) << page.status();
+    for (const std::string& id : Ids(*page)) seen.push_back(id);
+    token = page->next_page_token();
+  } while (!token.empty() && ++pages < 10);
+  EXPECT_EQ(seen, newest_first);
+}
+
+TEST_P(ArticleStoreConformanceTest,
+       ArticlesStoredWhilePagingAppearOnNoLaterPage) {
+  for (int i = 0; i < 10; ++i) PutOk({MakeArticle(absl::StrCat("old-", i))});
+  absl::StatusOr<v1::QueryArticlesResponse> first = store_->Query({}, 5, "");
+  ASSERT_TRUE(first.ok()) << first.status();
+  ASSERT_FALSE(first->next_page_token().empty());
+  for (int i = 0; i < 5; ++i) PutOk({MakeArticle(absl::StrCat("new-", i))});
+
+  absl::StatusOr<v1::QueryArticlesResponse> rest =
+      store_->Query({}, 100, first->next_page_token());
+  ASSERT_TRUE(rest.ok()) << rest.status();
+  EXPECT_THAT(Ids(*rest),
+              ElementsAre("old-4", "old-3", "old-2", "old-1", "old-0"));
+  EXPECT_EQ(rest->next_page_token(), "");
+}
+
+TEST_P(ArticleStoreConformanceTest, PageSizeDefaultsTo50AndIsCappedAt1000) {
+  std::vector<v1::StoredArticle> articles;
+  for (int i = 0; i < 1005; ++i) {
+    articles.push_back(MakeArticle(absl::StrCat(i)));
+  }
+  PutOk(articles);
+  absl::StatusOr<v1::QueryArticlesResponse> page = store_->Query({}, 0, "");
+  ASSERT_TRUE(page.ok()) << page.status();
+  EXPECT_EQ(page->articles_size(), 50);
+  page = store_->Query({}, 5000, "");
+  ASSERT_TRUE(page.ok()) << page.status();
+  EXPECT_EQ(page->articles_size(), 1000);
+  EXPECT_FALSE(page->next_page_token().empty());
+  EXPECT_EQ(store_->Query({}, -3, "").status().code(),
+            absl::StatusCode::kInvalidArgument);
+}
+
+TEST_P(ArticleStoreConformanceTest, MalformedPageTokenIsInvalidArgument) {
+  PutOk({MakeArticle("a1")});
+  const std::string tokens[] = {
+      "garbage!",
+      "Zm9v",  // "foo"
+      absl::WebSafeBase64Escape("c1:abc:1"),
+      absl::WebSafeBase64Escape("c1:100"),
+      absl::WebSafeBase64Escape("c1:100:0"),
+      absl::WebSafeBase64Escape("c2:100:5"),
+  };
+  for (const std::string& token : tokens) {
+    SCOPED_TRACE(token);
+    absl::StatusOr<v1::QueryArticlesResponse> page =
+        store_->Query({}, 10, token);
+    EXPECT_EQ(page.status().code(), absl::StatusCode::kInvalidArgument);
+    EXPECT_THAT(page.status().message(), HasSubstr("page_token"));
+  }
+}
+
+TEST_P(ArticleStoreConformanceTest, AHandMadeTokenResumesAfterItsCursor) {
+  // Tokens are the shared PageCursor format, so they mean the same on every
+  // backend: resume strictly after (ingested_at, sequence).
+  for (int i = 0; i < 3; ++i) {
+    v1::StoredArticle stored = MakeArticle(absl::StrCat("t", i));
+    *stored.mutable_ingested_at() = Seconds(100 * (i + 1));
+    PutOk({stored});
+  }
+  const PageCursor cursor{ToUnixMicros(Seconds(300)), 1};
+  absl::StatusOr<v1::QueryArticlesResponse> page =
+      store_->Query({}, 10, EncodePageToken(cursor));
+  ASSERT_TRUE(page.ok()) << page.status();
+  EXPECT_THAT(Ids(*page), ElementsAre("t1", "t0"));
+}
+
+TEST_P(ArticleStoreConformanceTest, DataSurvivesClosingAndReopening) {
+  PutOk({MakeArticle("a1"), MakeArticle("a2")});
+  store_.reset();
+  store_ = Open();
+  ASSERT_NE(store_, nullptr);
+
+  absl::StatusOr<v1::StoredArticle> got = store_->Get("a2");
+  ASSERT_TRUE(got.ok()) << got.status();
+  EXPECT_EQ(got->article().body(), "Body of a2.");
+  EXPECT_THAT(
+      PutOk({MakeArticle("a1"), MakeArticle("a3")}),
+      ElementsAre(v1::PUT_OUTCOME_ALREADY_EXISTS, v1::PUT_OUTCOME_INSERTED));
+  EXPECT_EQ(Total(), 3);
+}
+
+TEST_P(ArticleStoreConformanceTest, TwoStoresOnOneDatabaseShareIt) {
+  // Two replicas (or two processes) on one database.
+  std::unique_ptr<ArticleStore> other = Open();
+  ASSERT_NE(other, nullptr);
+  PutOk({MakeArticle("a1")});
+  absl::StatusOr<std::vector<v1::PutOutcome>> outcomes =
+      other->Put({MakeArticle("a1"), MakeArticle("a2")});
+  ASSERT_TRUE(outcomes.ok()) << outcomes.status();
+  EXPECT_THAT(*outcomes, ElementsAre(v1::PUT_OUTCOME_ALREADY_EXISTS,
+                                     v1::PUT_OUTCOME_INSERTED));
+  EXPECT_TRUE(store_->Get("a2").ok());
+  absl::StatusOr<v1::QueryArticlesResponse> page = other->Query({}, 10, "");
+  ASSERT_TRUE(page.ok()) << page.status();
+  EXPECT_THAT(Ids(*page), ElementsAre("a2", "a1"));
+}
+
+TEST_P(ArticleStoreConformanceTest, ConcurrentPutsAndReadsAreSafe) {
+  constexpr int kThreads = 4;
+  constexpr int kBatches = 20;
+  constexpr int kBatchSize = 5;
+  absl::Mutex mu;
+  int shared_inserted = 0;  // guarded by mu
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      for (int b = 0; b < kBatches; ++b) {
+        // Every thread also offers the same "shared-b" article: exactly one
+        // of them may insert it.
+        std::vector<v1::StoredArticle> batch = {
+            MakeArticle(absl::StrCat("shared-", b))};
+        for (int i = 0; i < kBatchSize; ++i) {
+          batch.push_back(MakeArticle(absl::StrCat("t", t, "-", b, "-", i)));
+        }
+        absl::StatusOr<std::vector<v1::PutOutcome>> outcomes =
+            store_->Put(batch);
+        ASSERT_TRUE(outcomes.ok()) << outcomes.status();
+        absl::MutexLock lock(&mu);
+        if ((*outcomes)[0] == v1::PUT_OUTCOME_INSERTED) ++shared_inserted;
+      }
+    });
+  }
+  // Readers run alongside the writers.
+  for (int r = 0; r < 2; ++r) {
+    threads.emplace_back([&] {
+      for (int i = 0; i < 30; ++i) {
+        ASSERT_TRUE(store_->Query({}, 20, "").ok());
+        ASSERT_TRUE(store_->Count({}).ok());
+      }
+    });
+  }
+  for (std::thread& thread : threads) thread.join();
+
+  EXPECT_EQ(shared_inserted, kBatches);
+  EXPECT_EQ(Total(), kBatches + kThreads * kBatches * kBatchSize);
+}
+
+// ---- The shared helpers (no backend involved) ----
+
+TEST(ArticleStoreHelpersTest, PageSizeDefaultsTo50AndIsCappedAt1000) {
+  EXPECT_EQ(*EffectivePageSize(0), 50);
+  EXPECT_EQ(*EffectivePageSize(7), 7);
+  EXPECT_EQ(*EffectivePageSize(5000), 1000);
+  EXPECT_EQ(EffectivePageSize(-1).status().code(),
+            absl::StatusCode::kInvalidArgument);
+}
+
+TEST(ArticleStoreHelpersTest, PageTokensRoundTrip) {
+  const PageCursor cursor{-1234567, 42};
+  absl::StatusOr<PageCursor> decoded = DecodePageToken(EncodePageToken(cursor));
+  ASSERT_TRUE(decoded.ok()) << decoded.status();
+  EXPECT_EQ(decoded->ingested_at_micros, cursor.ingested_at_micros);
+  EXPECT_EQ(decoded->sequence, cursor.sequence);
+}
+
+}  // namespace
+}  // namespace kabar::store
