@@ -13,8 +13,10 @@ KABAR_PACKAGES=(
   build-essential cmake pkg-config git ca-certificates
   protobuf-compiler protobuf-compiler-grpc libprotobuf-dev libgrpc++-dev
   libabsl-dev libfasttext-dev libsqlite3-dev libssl-dev nlohmann-json3-dev
-  libgtest-dev libgmock-dev
+  libgtest-dev libgmock-dev libpq-dev
 )
+# Only the tests need a PostgreSQL server (a throwaway one, see postgres.sh).
+KABAR_TEST_PACKAGES=(postgresql)
 
 kabar_install_packages() {
   local missing=()

@@ -182,6 +182,12 @@ absl::StatusOr<v1::Article> ParseArticleJson(
     absl::string_view line, std::vector<std::string>* unknown_fields) {
   absl::ConsumePrefix(&line, kByteOrderMark);
   KABAR_RETURN_IF_ERROR(common::ValidateUtf8(line));
+  // nlohmann's lexer reads a raw NUL as the end of the input and would
+  // silently drop whatever follows it; JSON text never holds one.
+  if (const size_t nul = line.find('\0'); nul != absl::string_view::npos) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "raw NUL at byte ", nul, " (escape it as \\u0000 inside strings)"));
+  }
   KABAR_RETURN_IF_ERROR(CheckNestingDepth(line));
   KABAR_ASSIGN_OR_RETURN(const Json document, ParseJson(line));
   if (!document.is_object()) {

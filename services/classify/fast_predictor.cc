@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <atomic>
 #include <cmath>
+#include <cstdlib>
 #include <cstring>
 #include <utility>
 
@@ -28,9 +29,6 @@ constexpr absl::string_view kDefaultLabelPrefix = "__label__";
 constexpr int kSigmoidTableSize = 512;
 constexpr int kMaxSigmoid = 8;
 
-// Tokens longer than this are not cached: rare, and they would crowd the
-// cache's key storage.
-constexpr size_t kMaxCachedTokenBytes = 128;
 // Most models a thread keeps a token cache for (language + topic, plus the
 // pair that replaces them on reload).
 constexpr size_t kMaxCachesPerThread = 4;
@@ -106,6 +104,20 @@ absl::Status Truncated(absl::string_view what) {
 }
 
 std::atomic<uint64_t> next_predictor_id{1};
+
+// out[0..n) += in[0..n), in groups of four so that the compiler emits
+// vector instructions even at -O2: with the row loads independent, many
+// rows are in flight at once, which matters more than the arithmetic.
+inline void AddTo(float* __restrict out, const float* __restrict in, int n) {
+  int j = 0;
+  for (; j + 4 <= n; j += 4) {
+    out[j] += in[j];
+    out[j + 1] += in[j + 1];
+    out[j + 2] += in[j + 2];
+    out[j + 3] += in[j + 3];
+  }
+  for (; j < n; ++j) out[j] += in[j];
+}
 
 }  // namespace
 
@@ -220,122 +232,96 @@ struct FastPredictor::Scratch {
 };
 
 // A bounded cache from token to (sum of its input rows, row count), owned
-// by one thread for one predictor. Two generations: inserts go to the young
-// one; when it fills, the old one is dropped and the young one becomes old.
-// A hit in the old generation is copied to the young one, so tokens in use
-// survive, approximating LRU at the cost of a copy per rotation.
+// by one thread for one predictor. Direct-mapped: a token has one slot,
+// chosen by its hash, and a new token evicts whatever was there. Each slot
+// holds the key and the sum together (a few adjacent cache lines), so a hit
+// costs one memory access where computing the sum takes one per character
+// n-gram, and a miss wastes little. Memory comes from calloc, so only the
+// slots ever used become resident.
 class FastPredictor::TokenCache {
  public:
   TokenCache(int dim, size_t budget_bytes) : dim_(dim) {
-    const size_t entry_bytes = dim * sizeof(float) + kKeyBytesPerEntry +
-                               3 * sizeof(uint32_t) + 2 * sizeof(uint32_t);
-    capacity_ = std::max<size_t>(16, budget_bytes / 2 / entry_bytes);
-    size_t slots = 16;
-    while (slots < 2 * capacity_) slots *= 2;
-    for (Generation& generation : generations_) {
-      generation.slots.assign(slots, 0);
-      // Reserved, not touched: pages are committed as entries arrive.
-      generation.entries.reserve(capacity_);
-      generation.sums.reserve(capacity_ * dim_);
-      generation.keys.reserve(capacity_ * kKeyBytesPerEntry);
-    }
+    const size_t bytes = sizeof(Header) + dim * sizeof(float);
+    slot_bytes_ = (bytes + 63) / 64 * 64;
+    size_t slots = 1;
+    while (slots * 2 * slot_bytes_ <= budget_bytes) slots *= 2;
     mask_ = static_cast<uint32_t>(slots - 1);
+    memory_.reset(static_cast<char*>(std::calloc(slots, slot_bytes_)));
+    if (memory_ == nullptr) mask_ = 0, slot_bytes_ = 0;
   }
 
   // The cached sum of `token` (whose fastText hash is `hash`) with its row
-  // count in *count, or nullptr. The pointer is valid until the next call.
-  const float* Find(absl::string_view token, uint32_t hash, int32_t* count) {
-    Generation& young = generations_[young_];
-    if (const Entry* entry = young.Find(token, hash, mask_)) {
-      *count = entry->count;
-      return young.Sum(entry, dim_);
+  // count in *count, or nullptr.
+  const float* Find(absl::string_view token, uint32_t hash,
+                    int32_t* count) const {
+    if (memory_ == nullptr) return nullptr;
+    const Header* header = Slot(hash);
+    if (header->hash != hash || header->key_size != token.size() ||
+        std::memcmp(header->key, token.data(), token.size()) != 0) {
+      return nullptr;
     }
-    Generation& old = generations_[1 - young_];
-    const Entry* entry = old.Find(token, hash, mask_);
-    if (entry == nullptr) return nullptr;
-    *count = entry->count;
-    // Insert may drop the old generation, so copy the sum out first.
-    promoted_.assign(old.Sum(entry, dim_), old.Sum(entry, dim_) + dim_);
-    return Insert(token, hash, promoted_.data(), *count);
+    *count = header->count;
+    return reinterpret_cast<const float*>(header + 1);
   }
 
-  // Caches `sum` (dim floats) for `token`; returns the cached copy.
-  // REQUIRES: token.size() <= kMaxCachedTokenBytes, token not cached.
-  const float* Insert(absl::string_view token, uint32_t hash,
-                      const float* sum, int32_t count) {
-    Generation* young = &generations_[young_];
-    if (young->entries.size() >= capacity_ ||
-        young->keys.size() + token.size() > young->keys.capacity()) {
-      young_ = 1 - young_;
-      young = &generations_[young_];
-      young->Clear();
+  // Caches `sum` (dim floats) for `token`, evicting its slot's occupant,
+  // if the token was seen before: most tokens of a varied stream occur
+  // once, and letting them in would only evict the ones that recur.
+  void Insert(absl::string_view token, uint32_t hash, const float* sum,
+              int32_t count) {
+    if (memory_ == nullptr || token.size() > kMaxKeyBytes) return;
+    // A doorkeeper bit per hash bucket, cleared when half are set so that
+    // old sightings age out.
+    const uint32_t bit = hash * 0x85EBCA6Bu >> (32 - kSeenBits);
+    uint64_t& word = seen_[bit / 64];
+    const uint64_t mask = uint64_t{1} << (bit % 64);
+    if ((word & mask) == 0) {
+      word |= mask;
+      if (++seen_count_ > (1u << kSeenBits) / 2) {
+        std::fill(std::begin(seen_), std::end(seen_), 0);
+        seen_count_ = 0;
+      }
+      return;
     }
-    return young->Insert(token, hash, sum, count, dim_, mask_);
+    Header* header = Slot(hash);
+    header->hash = hash;
+    header->key_size = static_cast<uint32_t>(token.size());
+    header->count = count;
+    std::memcpy(header->key, token.data(), token.size());
+    std::memcpy(header + 1, sum, dim_ * sizeof(float));
   }
+
+  // Longest token cached: covers nearly all words (8 three-byte
+  // characters), not long unspaced CJK or Thai runs.
+  static constexpr size_t kMaxKeyBytes = 52;
 
  private:
-  // Key storage per entry; tokens average well under this.
-  static constexpr size_t kKeyBytesPerEntry = 24;
-
-  struct Entry {
+  struct Header {
     uint32_t hash;
-    uint32_t key_offset;
-    uint32_t key_size;
+    uint32_t key_size;  // 0: empty (tokens are never empty)
     int32_t count;
+    char key[kMaxKeyBytes];
+  };
+  static_assert(sizeof(Header) % sizeof(float) == 0);
+
+  struct Free {
+    void operator()(char* p) const { std::free(p); }
   };
 
-  struct Generation {
-    // Entry index + 1, or 0 for empty.
-    std::vector<uint32_t> slots;
-    std::vector<Entry> entries;
-    std::vector<float> sums;
-    std::string keys;
+  Header* Slot(uint32_t hash) const {
+    // fastText's FNV hash is weak in its low bits for short keys; mix it.
+    const uint32_t slot = (hash * 0x9E3779B1u) >> 7 & mask_;
+    return reinterpret_cast<Header*>(memory_.get() + slot * slot_bytes_);
+  }
 
-    static uint32_t Slot(uint32_t hash, uint32_t mask) {
-      return (hash * 0x9E3779B1u) >> 7 & mask;
-    }
-    const float* Sum(const Entry* entry, int dim) const {
-      return sums.data() + (entry - entries.data()) * static_cast<size_t>(dim);
-    }
-    const Entry* Find(absl::string_view token, uint32_t hash,
-                      uint32_t mask) const {
-      for (uint32_t slot = Slot(hash, mask);; slot = (slot + 1) & mask) {
-        const uint32_t index = slots[slot];
-        if (index == 0) return nullptr;
-        const Entry& entry = entries[index - 1];
-        if (entry.hash == hash && entry.key_size == token.size() &&
-            std::memcmp(keys.data() + entry.key_offset, token.data(),
-                        token.size()) == 0) {
-          return &entry;
-        }
-      }
-    }
-    const float* Insert(absl::string_view token, uint32_t hash,
-                        const float* sum, int32_t count, int dim,
-                        uint32_t mask) {
-      uint32_t slot = Slot(hash, mask);
-      while (slots[slot] != 0) slot = (slot + 1) & mask;
-      entries.push_back({hash, static_cast<uint32_t>(keys.size()),
-                         static_cast<uint32_t>(token.size()), count});
-      slots[slot] = static_cast<uint32_t>(entries.size());
-      keys.append(token.data(), token.size());
-      sums.insert(sums.end(), sum, sum + dim);
-      return sums.data() + sums.size() - dim;
-    }
-    void Clear() {
-      std::fill(slots.begin(), slots.end(), 0);
-      entries.clear();
-      sums.clear();
-      keys.clear();
-    }
-  };
+  static constexpr int kSeenBits = 18;  // 32 KiB
 
   const int dim_;
-  size_t capacity_ = 0;
+  size_t slot_bytes_ = 0;
   uint32_t mask_ = 0;
-  Generation generations_[2];
-  int young_ = 0;
-  std::vector<float> promoted_;
+  std::unique_ptr<char[], Free> memory_;
+  uint64_t seen_[(1u << kSeenBits) / 64] = {};
+  uint32_t seen_count_ = 0;
 };
 
 absl::StatusOr<std::unique_ptr<FastPredictor>> FastPredictor::Create(
@@ -706,8 +692,7 @@ void FastPredictor::AddInputRow(int32_t row, float* out) const {
     input_quantizer_->AddRow(row, out);
     return;
   }
-  const float* data = input_dense_.data() + static_cast<size_t>(row) * dim_;
-  for (int j = 0; j < dim_; ++j) out[j] += data[j];
+  AddTo(out, input_dense_.data() + static_cast<size_t>(row) * dim_, dim_);
 }
 
 int32_t FastPredictor::ComputeTokenSum(absl::string_view token,
@@ -768,7 +753,7 @@ void FastPredictor::Predict(absl::string_view line, int k, float threshold,
   int64_t num_rows = 0;
 
   const auto add = [&](const float* sum, int32_t count) {
-    for (int j = 0; j < dim_; ++j) hidden[j] += sum[j];
+    AddTo(hidden.data(), sum, dim_);
     num_rows += count;
   };
   // One token, as Dictionary::getLine + addSubwords treat it.
@@ -786,7 +771,7 @@ void FastPredictor::Predict(absl::string_view line, int k, float threshold,
     }
     if (id < 0 && token == kEndOfSentence) return;  // No rows.
     const bool cacheable =
-        cache != nullptr && token.size() <= kMaxCachedTokenBytes;
+        cache != nullptr && token.size() <= TokenCache::kMaxKeyBytes;
     if (cacheable) {
       int32_t count = 0;
       if (const float* sum = cache->Find(token, hash, &count)) {

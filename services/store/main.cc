@@ -11,7 +11,8 @@
 //                          or postgresql://USER[:PASSWORD]@HOST[:PORT]/DB
 //                          (also postgres://; any libpq URI; PGPASSWORD and
 //                          ~/.pgpass work too), whose schema is created or
-//                          migrated at start. Default kabar.db (working dir).
+//                          migrated at start; each replica opens at most 4
+//                          connections. Default kabar.db (working dir).
 //   --port_file=PATH       Write the bound port here once serving. Default
 //                          none.
 //   --shutdown_grace=DUR   Time in-flight calls get on SIGTERM. Default 10s.

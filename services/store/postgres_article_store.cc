@@ -32,13 +32,7 @@ namespace {
 // recorded as a row in kabar_schema_migrations. Append new steps; never edit
 // a released one.
 //
-// Version 1 mirrors the SQLite schema. `id` is the primary key and the only
-// unique constraint, so the table can be distributed by id on Citus
-// (create_distributed_table('kabar_articles', 'id'), run by an operator; the
-// store does not call it, and kabar has not been tested on Citus). Nothing
-// here uses what Citus rejects on distributed tables: no foreign keys, no
-// unique constraint without the distribution key, no generated columns
-// (`search` is computed by the INSERT). `seq` orders inserts: the store draws
+// Version 1 mirrors the SQLite schema. `seq` orders inserts: the store draws
 // a block from kabar_articles_seq per batch, so it never repeats and page
 // cursors stay meaningful. The other columns copy what filters and ordering
 // read out of `data`, the serialized StoredArticle, which is the source of
@@ -46,6 +40,14 @@ namespace {
 // same on both backends; published_at is NULL when unknown. `topic` is the
 // top topic, "" when there is none. Confidences are float4 values widened to
 // double precision, so comparisons with a widened filter value are exact.
+// `search` is computed by the INSERT rather than as a generated column.
+//
+// Citus: the primary key on `id` is the only unique constraint, and Citus
+// requires unique constraints to include the distribution column, so the
+// table can be distributed by id (an operator runs
+// create_distributed_table('kabar_articles', 'id') once; the store does not).
+// Beyond that the schema is one table, a sequence and btree/GIN indexes, with
+// no foreign keys, triggers or extensions. kabar has not been run on Citus.
 constexpr const char* kSchemaV1[] = {
     "CREATE SEQUENCE kabar_articles_seq AS bigint",
     R"sql(CREATE TABLE kabar_articles (
