@@ -23,7 +23,9 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
+#include "absl/synchronization/blocking_counter.h"
 #include "absl/synchronization/mutex.h"
+#include "absl/synchronization/notification.h"
 #include "absl/time/clock.h"
 #include "bench/process_stats.h"
 #include "clients/cpp/clients.h"
@@ -41,6 +43,8 @@ constexpr char kClassifierServiceName[] = "kabar.v1.ClassifierService";
 constexpr int kLanguagePredictions = 4;
 constexpr int kTopicPredictions = 3;
 constexpr float kTopicThreshold = 0.2f;
+const float kMinGuessProbability = static_cast<float>(
+    classify::FastTextClassifier::Options().min_alternative_confidence);
 
 int Threads(const HarnessOptions& options) {
   return options.threads > 0
@@ -65,7 +69,9 @@ double RunParallel(int threads, int64_t count,
 }
 
 // The timed phase shared by the in-process rows: warm up, then classify
-// the corpus `passes` times, recording answers from the first pass.
+// the corpus `passes` times, recording answers from the first pass. The
+// same threads do all of it, as a server's workers would, so per-thread
+// state (FastPredictor's token caches) survives the warm-up.
 // `classify(article, answer)` must be thread-safe.
 RowResult TimeInProcess(
     const std::vector<Article>& articles, const HarnessOptions& options,
@@ -74,24 +80,46 @@ RowResult TimeInProcess(
   const int threads = Threads(options);
   const int64_t n = static_cast<int64_t>(articles.size());
   const int64_t warmup = std::min<int64_t>(options.warmup_articles, n);
-  std::vector<Answer> warm(warmup);
-  RunParallel(threads, warmup,
-              [&](int64_t i) { classify(articles[i], &warm[i]); });
-
+  std::vector<Answer> discard(n);
   result.answers.resize(n);
-  const double cpu_start = SelfCpuSeconds();
-  for (int pass = 0; pass < options.passes; ++pass) {
-    std::vector<Answer>* answers = &result.answers;
-    std::vector<Answer> discard;
-    if (pass > 0) {
-      discard.resize(n);
-      answers = &discard;
-    }
-    result.wall_seconds += RunParallel(threads, n, [&](int64_t i) {
-      classify(articles[i], &(*answers)[i]);
+
+  // Phase 0 warms up; phases 1..passes are timed.
+  struct Phase {
+    int64_t count = 0;
+    std::vector<Answer>* answers = nullptr;
+    std::atomic<int64_t> next{0};
+    absl::Notification start;
+    std::unique_ptr<absl::BlockingCounter> done;
+  };
+  std::vector<Phase> phases(1 + options.passes);
+  for (size_t p = 0; p < phases.size(); ++p) {
+    phases[p].count = p == 0 ? warmup : n;
+    phases[p].answers = p == 1 ? &result.answers : &discard;
+    phases[p].done = std::make_unique<absl::BlockingCounter>(threads);
+  }
+  std::vector<std::thread> pool;
+  for (int t = 0; t < threads; ++t) {
+    pool.emplace_back([&] {
+      for (Phase& phase : phases) {
+        phase.start.WaitForNotification();
+        for (int64_t i; (i = phase.next.fetch_add(1)) < phase.count;) {
+          classify(articles[i], &(*phase.answers)[i]);
+        }
+        phase.done->DecrementCount();
+      }
     });
   }
+  phases[0].start.Notify();
+  phases[0].done->Wait();
+  const double cpu_start = SelfCpuSeconds();
+  const absl::Time start = absl::Now();
+  for (size_t p = 1; p < phases.size(); ++p) {
+    phases[p].start.Notify();
+    phases[p].done->Wait();
+  }
+  result.wall_seconds = absl::ToDoubleSeconds(absl::Now() - start);
   result.cpu_seconds = SelfCpuSeconds() - cpu_start;
+  for (std::thread& thread : pool) thread.join();
   result.articles = n * options.passes;
   result.bytes = static_cast<int64_t>(TextBytes(articles)) * options.passes;
   result.peak_rss_bytes = PeakRssBytes();
@@ -211,8 +239,12 @@ absl::StatusOr<RowResult> RunFastTextRow(const std::vector<Article>& articles,
       std::istringstream language_in(line);
       language.predictLine(language_in, predictions, kLanguagePredictions,
                            0.0f);
+      // The classifier names no language below min_alternative_confidence
+      // (not even as a guess), so neither does this row.
       if (!predictions.empty()) {
-        answer->language = StripLabel(predictions[0].second);
+        if (predictions[0].first >= kMinGuessProbability) {
+          answer->language = StripLabel(predictions[0].second);
+        }
         answer->language_probability = predictions[0].first;
       }
       topic_line.push_back('\n');
@@ -239,6 +271,7 @@ absl::StatusOr<RowResult> RunClassifierRow(const std::vector<Article>& articles,
     classify::FastTextClassifier::Options classifier_options;
     classifier_options.language_model_path = options.language_model;
     classifier_options.topic_model_path = options.topic_model;
+    classifier_options.fast_predictor = options.fast_predictor;
     classifier_options.engine =
         fasttext_engine
             ? classify::FastTextClassifier::Options::Engine::kFastText
@@ -382,6 +415,17 @@ Agreement Compare(const RowResult& reference, const RowResult& row) {
   for (size_t i = 0; i < n; ++i) {
     const Answer& a = reference.answers[i];
     const Answer& b = row.answers[i];
+    if ((a.language != b.language || a.topic != b.topic) &&
+        agreement.examples.size() < 3) {
+      agreement.examples.push_back(absl::StrCat(
+          "#", i, ": ", a.language, "/", a.topic, " (",
+          absl::StrFormat("%.3f/%.3f", a.language_probability,
+                          a.topic_probability),
+          ") vs ", b.language, "/", b.topic, " (",
+          absl::StrFormat("%.3f/%.3f", b.language_probability,
+                          b.topic_probability),
+          ")"));
+    }
     if (a.language == b.language) {
       ++language;
       agreement.max_probability_diff =

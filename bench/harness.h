@@ -20,6 +20,7 @@
 
 #include "absl/status/statusor.h"
 #include "bench/corpus.h"
+#include "services/classify/fast_predictor.h"
 
 namespace kabar::bench {
 
@@ -39,6 +40,8 @@ struct HarnessOptions {
   std::string classify_binary;
   int client_threads = 0;  // 0: same as threads
   int batch_size = 64;
+  // Row B's FastPredictor budgets (row C's service uses its defaults).
+  classify::FastPredictor::Options fast_predictor;
 };
 
 // What one article got: top-1 language and topic with probabilities ("" if
@@ -93,6 +96,8 @@ struct Agreement {
   double language = 0;  // fraction of articles
   double topic = 0;
   double max_probability_diff = 0;
+  // A few disagreements, "#index: A's vs row's", for the report.
+  std::vector<std::string> examples;
 };
 Agreement Compare(const RowResult& reference, const RowResult& row);
 

@@ -11,7 +11,7 @@
 //       [--language_model=models/lid.176.ftz] [--topic_model=models/topic.ftz]
 //       [--threads=0] [--warmup_articles=200] [--passes=1]
 //       [--client_threads=0] [--batch_size=64] [--classify_binary=PATH]
-//       [--report=FILE.md]
+//       [--dequantize_mb=-1] [--token_cache_mb=-1] [--report=FILE.md]
 //
 // --quick classifies 800 articles (under a minute with start-up), for CI.
 // Flags can also come from KABAR_<FLAG> environment variables.
@@ -56,6 +56,11 @@ ABSL_FLAG(int, batch_size, 64, "row C texts per ClassifyBatch");
 ABSL_FLAG(std::string, classify_binary, "",
           "row C server; default: kabar-classify of this build");
 ABSL_FLAG(std::string, report, "", "also write the report here");
+ABSL_FLAG(int, dequantize_mb, -1,
+          "row B: FastPredictor max_input_matrix_bytes in MiB; -1 = default");
+ABSL_FLAG(int, token_cache_mb, -1,
+          "row B: FastPredictor token cache per thread and model in MiB; "
+          "-1 = default");
 
 namespace kabar::bench {
 namespace {
@@ -124,6 +129,12 @@ int Run() {
   options.client_threads = absl::GetFlag(FLAGS_client_threads);
   options.batch_size = absl::GetFlag(FLAGS_batch_size);
   options.classify_binary = absl::GetFlag(FLAGS_classify_binary);
+  if (const int mb = absl::GetFlag(FLAGS_dequantize_mb); mb >= 0) {
+    options.fast_predictor.max_input_matrix_bytes = size_t{1} * mb << 20;
+  }
+  if (const int mb = absl::GetFlag(FLAGS_token_cache_mb); mb >= 0) {
+    options.fast_predictor.token_cache_bytes_per_thread = size_t{1} * mb << 20;
+  }
 
   const size_t bytes = TextBytes(articles);
   std::string report = absl::StrCat(
@@ -193,6 +204,9 @@ int Run() {
                           r.row, 100 * agreement.language,
                           100 * agreement.topic,
                           agreement.max_probability_diff));
+      for (const std::string& example : agreement.examples) {
+        absl::StrAppend(&tail, "  differs: ", example, "\n");
+      }
     }
   }
   absl::StrAppend(&tail, "Load average at end: ", LoadAverage(), "\n");

@@ -106,10 +106,10 @@ for fuzzer in "${fuzzers[@]}"; do
   "$binary" "${flags[@]}" "${extra_flags[@]}" "$corpus" "${seeds[@]}" >"$log" 2>&1 || code=$?
   new_findings=$(find "$findings" -type f -newer "$marker")
 
-  stat_of() { sed -n "s/^stat::$1: *//p" "$log" | tail -n 1; }
+  stat_of() { sed -n "s/^stat::$1: *//p" "$log" | tail -n 1 || true; }
   executions=$(stat_of number_of_executed_units)
   rate=$(stat_of average_exec_per_sec)
-  coverage=$(grep -o 'cov: [0-9]*' "$log" | tail -n 1 | cut -d' ' -f2)
+  coverage=$(grep -o 'cov: [0-9]*' "$log" | tail -n 1 | cut -d' ' -f2 || true)
   echo "   executions: ${executions:-?} (${rate:-?}/s), coverage: ${coverage:-?} edges," \
        "corpus: $(find "$corpus" -type f | wc -l) files"
   if [ "$code" -ne 0 ] || [ -n "$new_findings" ]; then

@@ -15,8 +15,9 @@ KABAR_PACKAGES=(
   libabsl-dev libfasttext-dev libsqlite3-dev libssl-dev nlohmann-json3-dev
   libgtest-dev libgmock-dev libpq-dev
 )
-# Only the tests need a PostgreSQL server (a throwaway one, see postgres.sh).
-KABAR_TEST_PACKAGES=(postgresql)
+# Only the tests need these: a throwaway PostgreSQL server (see postgres.sh),
+# and the compose file checks.
+KABAR_TEST_PACKAGES=(postgresql python3-yaml docker-compose)
 
 kabar_install_packages() {
   local missing=()

@@ -6,6 +6,7 @@
 #include <utility>
 
 #include "absl/strings/ascii.h"
+#include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_replace.h"
@@ -136,10 +137,12 @@ absl::Status ParsePublishedAt(const Json& value, v1::Article* article) {
     return WrongType("published_at", "an RFC 3339 string", value);
   }
   const std::string& text = value.get_ref<const std::string&>();
+  // The value is quoted escaped: it may hold "\n" or a terminal escape.
   const auto bad_time = [&](absl::string_view why) {
     return absl::InvalidArgumentError(
         absl::StrCat("\"published_at\" is not an RFC 3339 time (\"",
-                     Excerpt(text, kMaxQuotedBytes), "\"): ", why));
+                     absl::Utf8SafeCHexEscape(Excerpt(text, kMaxQuotedBytes)),
+                     "\"): ", why));
   };
   absl::Time time;
   std::string error;

@@ -166,8 +166,24 @@ const std::vector<CommandSpec>& Commands() {
        "",
        "Show the classifier's loaded models.",
        "Lists the models the classifier (--classifier) has loaded: role, "
-       "file,\nSHA-256, label count, size and load time.",
-       {"format"}},
+       "file,\nSHA-256, label count, size and load time. With --reload, "
+       "first has it\nreload its model files (as SIGHUP does) and lists the "
+       "models now loaded;\na failed reload keeps the old models and exits "
+       "1. Behind a load balancer\nthis reaches one replica: give each "
+       "replica's address to reload them all.",
+       {"format", "reload"}},
+      {"backfill", "", "Re-label stored articles after a model change.",
+       "Asks the classifier (--classifier) which models it has loaded, pages "
+       "through\nthe store (--store) and re-classifies every article whose "
+       "labels came from\nanother language or topic model, writing the new "
+       "labels back. An update\napplies only if the article still has the "
+       "labels it was read with, so\nconcurrent backfills never overwrite "
+       "newer labels (such articles count as\nskipped). Filters narrow "
+       "which articles are considered, as in kabar query;\n--dry_run only "
+       "counts the stale articles. Safe to interrupt and rerun: a\nsecond "
+       "run updates only what is still stale.\n\nExit status: 0 when the "
+       "run completed, 1 when a call failed.",
+       Concat(FilterFlags(), {"dry_run", "top_k", "progress"})},
   };
   return *commands;
 }
@@ -503,6 +519,53 @@ int RunModelsCommand(const ServiceOptions& services, OutputFormat format,
     out << ModelsTable(*models);
   }
   return 0;
+}
+
+int RunReloadModelsCommand(const ServiceOptions& services, OutputFormat format,
+                           std::ostream& out, std::ostream& err) {
+  const client::ClassifyClient classifier(
+      ClientFor(services.classifier_address, services));
+  absl::StatusOr<v1::ReloadModelsResponse> reloaded = classifier.ReloadModels();
+  if (!reloaded.ok()) return Fail("models", reloaded.status(), err);
+  // The same description GetModels gives, printed the same way.
+  v1::GetModelsResponse models;
+  *models.mutable_models() = std::move(*reloaded->mutable_models());
+  if (format == OutputFormat::kJson) {
+    out << DumpJson(ModelsToJson(models), 2) << "\n";
+  } else {
+    err << "reloaded " << classifier.peer() << "\n";
+    out << ModelsTable(models);
+  }
+  return 0;
+}
+
+int RunBackfillCommand(const ServiceOptions& services,
+                       const FilterOptions& filter, BackfillOptions options,
+                       std::ostream& out, std::ostream& err) {
+  absl::StatusOr<v1::ArticleFilter> store_filter = BuildFilter(filter);
+  if (!store_filter.ok()) {
+    return UsageError("backfill", store_filter.status().message(), err);
+  }
+  options.filter = *std::move(store_filter);
+  const client::ClassifyClient classifier(
+      ClientFor(services.classifier_address, services));
+  const client::StoreClient store(ClientFor(services.store_address, services));
+  BackfillServices calls;
+  calls.get_models = [&classifier]() { return classifier.GetModels(); };
+  calls.query_articles = [&store](const v1::QueryArticlesRequest& request) {
+    return store.QueryArticles(request);
+  };
+  calls.classify_batch =
+      [&classifier](const v1::ClassifyBatchRequest& request) {
+        return classifier.ClassifyBatch(request);
+      };
+  calls.update_labels = [&store](const v1::UpdateLabelsRequest& request) {
+    return store.UpdateLabels(request);
+  };
+  const BackfillSummary summary = RunBackfill(calls, options, &err);
+  out << summary.ToString() << "\n";
+  if (!summary.status.ok()) Fail("backfill", summary.status, err);
+  return summary.ExitCode();
 }
 
 }  // namespace kabar::cli

@@ -17,6 +17,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
+#include "clients/cli/backfill_command.h"
 #include "clients/cli/ingest_command.h"
 #include "clients/cli/output_format.h"
 #include "clients/cpp/clients.h"
@@ -152,6 +153,22 @@ int RunHealthCommand(const ServiceOptions& services,
 // `kabar models`: the classifier's loaded models.
 int RunModelsCommand(const ServiceOptions& services, OutputFormat format,
                      std::ostream& out, std::ostream& err);
+
+// `kabar models --reload`: has the classifier reload its model files
+// (ReloadModels) and prints the models now loaded. Exit status 1 when the
+// reload failed (the old models keep serving).
+int RunReloadModelsCommand(const ServiceOptions& services, OutputFormat format,
+                           std::ostream& out, std::ostream& err);
+
+// `kabar backfill`: re-labels the stored articles matching `filter` whose
+// labels came from models other than the classifier's current ones (see
+// backfill_command.h); `options.filter` is replaced by `filter`. Progress
+// goes to `err`, the summary line to `out`. Exit status 0 when the run
+// completed (articles someone else relabeled meanwhile are skipped, not
+// failures), 1 when a call failed, 2 for a bad filter.
+int RunBackfillCommand(const ServiceOptions& services,
+                       const FilterOptions& filter, BackfillOptions options,
+                       std::ostream& out, std::ostream& err);
 
 }  // namespace kabar::cli
 

@@ -8,7 +8,8 @@
 //   kabar stats [filters] [--format=table|json]
 //   kabar classify [TEXT...|-] [--title=...] [--top_k=N] [--format=...]
 //   kabar health [ADDR|ingest|store|classifier...] [--service=NAME]
-//   kabar models [--format=table|json]
+//   kabar models [--reload] [--format=table|json]
+//   kabar backfill [filters] [--dry_run] [--top_k=N] [--progress]
 //
 // Filters: --language --topic --source --published_after --published_before
 // --ingested_after --ingested_before --min_language_confidence
@@ -66,6 +67,10 @@ ABSL_FLAG(std::string, title, "", "Headline classified with the text.");
 ABSL_FLAG(int, top_k, 0, "Topics to return; 0 = the service default.");
 ABSL_FLAG(std::string, service, "",
           "Service name to check; empty = the whole server.");
+ABSL_FLAG(bool, reload, false,
+          "Have the classifier reload its model files first.");
+ABSL_FLAG(bool, dry_run, false,
+          "Only count the articles that would be re-labeled.");
 
 namespace {
 
@@ -153,7 +158,24 @@ int Run(const std::string& command, const std::vector<std::string>& args) {
   }
   if (command == "models") {
     if (!no_arguments()) return Usage(command, "takes no arguments");
+    if (absl::GetFlag(FLAGS_reload)) {
+      return cli::RunReloadModelsCommand(services, *format, std::cout,
+                                         std::cerr);
+    }
     return cli::RunModelsCommand(services, *format, std::cout, std::cerr);
+  }
+  if (command == "backfill") {
+    if (!no_arguments()) return Usage(command, "takes no arguments");
+    if (absl::GetFlag(FLAGS_top_k) < 0) {
+      return Usage(command, "--top_k must not be negative");
+    }
+    cli::BackfillOptions options;
+    options.dry_run = absl::GetFlag(FLAGS_dry_run);
+    options.top_k_topics = absl::GetFlag(FLAGS_top_k);
+    options.show_progress =
+        absl::GetFlag(FLAGS_progress) && ::isatty(STDERR_FILENO);
+    return cli::RunBackfillCommand(services, FilterFromFlags(), options,
+                                   std::cout, std::cerr);
   }
   return Usage(command,
                "is not implemented");  // Commands() and Run() disagree.

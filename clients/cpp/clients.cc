@@ -39,6 +39,16 @@ std::shared_ptr<grpc::Channel> MakeChannel(const ClientOptions& options) {
   // With a name that resolves to several replicas (a scaled compose service,
   // a headless Kubernetes service), spread calls over all of them.
   arguments.SetLoadBalancingPolicyName("round_robin");
+  // Keepalive, so a replica that vanished without closing its connections
+  // (host or container gone, network cut) is noticed within about 40 s while
+  // calls are in flight: its connection is closed, round_robin stops picking
+  // it, and the caller's retry of UNAVAILABLE lands on a live replica. No
+  // pings on idle channels (servers refuse frequent ones, and an idle
+  // connection costs nothing); a replica killed outright resets its
+  // connections and is noticed at once anyway.
+  arguments.SetInt(GRPC_ARG_KEEPALIVE_TIME_MS, 30 * 1000);
+  arguments.SetInt(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, 10 * 1000);
+  arguments.SetInt(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 0);
   return grpc::CreateCustomChannel(options.address,
                                    grpc::InsecureChannelCredentials(), arguments);
 }
@@ -83,6 +93,14 @@ absl::StatusOr<v1::GetModelsResponse> ClassifyClient::GetModels() const {
       });
 }
 
+absl::StatusOr<v1::ReloadModelsResponse> ClassifyClient::ReloadModels() const {
+  return Unary<v1::ReloadModelsResponse>(
+      options_, peer_, [&](grpc::ClientContext* context, auto* response) {
+        return stub_->ReloadModels(context, v1::ReloadModelsRequest(),
+                                   response);
+      });
+}
+
 StoreClient::StoreClient(const ClientOptions& options)
     : options_(options),
       peer_(absl::StrCat("store at ", options.address)),
@@ -122,6 +140,14 @@ absl::StatusOr<v1::CountArticlesResponse> StoreClient::CountArticles(
   return Unary<v1::CountArticlesResponse>(
       options_, peer_, [&](grpc::ClientContext* context, auto* response) {
         return stub_->CountArticles(context, request, response);
+      });
+}
+
+absl::StatusOr<v1::UpdateLabelsResponse> StoreClient::UpdateLabels(
+    const v1::UpdateLabelsRequest& request) const {
+  return Unary<v1::UpdateLabelsResponse>(
+      options_, peer_, [&](grpc::ClientContext* context, auto* response) {
+        return stub_->UpdateLabels(context, request, response);
       });
 }
 

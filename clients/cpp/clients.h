@@ -52,6 +52,12 @@ class ClassifyClient final {
   absl::StatusOr<v1::ClassifyBatchResponse> ClassifyBatch(
       const v1::ClassifyBatchRequest& request) const;
   absl::StatusOr<v1::GetModelsResponse> GetModels() const;
+  // Asks the classifier to reload its models from their files and returns
+  // the models now loaded. FAILED_PRECONDITION (naming the file) when a
+  // model does not load; the old models then keep serving. Behind a load
+  // balancer this reloads one replica: dial each replica's own address (or
+  // send them SIGHUP) to reload them all.
+  absl::StatusOr<v1::ReloadModelsResponse> ReloadModels() const;
 
   // "classifier at ADDRESS", used in error messages.
   const std::string& peer() const { return peer_; }
@@ -74,6 +80,10 @@ class StoreClient final {
       const v1::QueryArticlesRequest& request) const;
   absl::StatusOr<v1::CountArticlesResponse> CountArticles(
       const v1::CountArticlesRequest& request) const;
+  // Replaces stored articles' labels; one result per update, same order
+  // (UPDATED, NOT_FOUND, or SKIPPED when an expected model did not match).
+  absl::StatusOr<v1::UpdateLabelsResponse> UpdateLabels(
+      const v1::UpdateLabelsRequest& request) const;
 
   const std::string& peer() const { return peer_; }
 

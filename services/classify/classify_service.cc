@@ -124,6 +124,8 @@ absl::Status ClassifierServiceImpl::DoClassifyBatch(
           absl::StrCat("texts[", i, "]: ", failures[i].message()));
     }
   }
+  texts_classified_.fetch_add(static_cast<uint64_t>(count),
+                              std::memory_order_relaxed);
   return absl::OkStatus();
 }
 
@@ -134,6 +136,8 @@ grpc::ServerUnaryReactor* ClassifierServiceImpl::GetModels(
     for (v1::ModelInfo& model : registry_->current()->Models()) {
       *response->add_models() = std::move(model);
     }
+    response->set_texts_classified(
+        texts_classified_.load(std::memory_order_relaxed));
     return absl::OkStatus();
   });
 }

@@ -7,6 +7,9 @@
 #ifndef KABAR_SERVICES_CLASSIFY_CLASSIFY_SERVICE_H_
 #define KABAR_SERVICES_CLASSIFY_CLASSIFY_SERVICE_H_
 
+#include <atomic>
+#include <cstdint>
+
 #include <grpcpp/server_context.h>
 #include <grpcpp/support/server_callback.h>
 
@@ -65,6 +68,8 @@ class ClassifierServiceImpl final
   common::ThreadPool workers_;
   // One thread for reloads, which the registry serializes anyway.
   common::ThreadPool reloader_;
+  // Texts labeled by successful ClassifyBatch calls; GetModels reports it.
+  std::atomic<uint64_t> texts_classified_{0};
 };
 
 }  // namespace kabar::classify

@@ -134,7 +134,7 @@ class FastPredictor final {
   void BuildHuffmanTree(const std::vector<int64_t>& label_counts);
   void PrecomputeWordSums(const Options& options);
 
-  // Vocabulary id of `token` (fastText's getId), or -1.
+  // Dictionary id of `token` (fastText's getId: words, then labels), or -1.
   int32_t FindWord(absl::string_view token, uint32_t hash) const;
   // Appends to *rows the input rows of the character n-grams of
   // "<" token ">", as fastText's computeSubwords + pushHash.
@@ -177,8 +177,8 @@ class FastPredictor final {
 
   // --- Dictionary ---
   int32_t nwords_ = 0;
-  // Words' bytes, back to back; word i is
-  // word_bytes_[word_offsets_[i], word_offsets_[i + 1]).
+  // Dictionary entries' bytes (words, then labels), back to back; entry i
+  // is word_bytes_[word_offsets_[i], word_offsets_[i + 1]).
   std::string word_bytes_;
   std::vector<uint32_t> word_offsets_;
   std::vector<uint32_t> word_hashes_;

@@ -117,8 +117,10 @@ std::vector<Article> EdgeCases(const std::vector<Sentence>& sentences) {
        "รัฐบาลประกาศมาตรการใหม่เพื่อควบคุมราคาอาหารที่สูงขึ้น"},
       {"emoji", "🎉🎉 Big win 🏆⚽",
        "Fans 😀😀😀 celebrated 🇮🇩🇮🇩 all night 👍🏽 ❤️‍🔥"},
-      {"label-like tokens", "__label__en __label__fr",
-       "__label__science/technology text __label__ with labels"},
+      // Known labels (of lid.176 and the trained models) and unknown ones.
+      {"label-like tokens", "__label__en __label__fr __label__health",
+       "__label__sports text __label__ with __label__ind_Latn_travel labels "
+       "__label__xx"},
       {"end-of-sentence token", "</s> </s>", "a </s> b"},
       {"punctuation only", "!!! ??? ...", "— « » ¿¡"},
       {"numbers", "2024 12,5% 1.000.000", "+62 21 555 0199"},

@@ -78,6 +78,12 @@ absl::StatusOr<std::unique_ptr<ServerRunner>> ServerRunner::Start(
   // Without this, gRPC sets SO_REUSEPORT and a second server "binds" a port
   // already in use instead of failing.
   builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
+  // Clients re-resolve names only when a connection ends; closing each one
+  // after a few minutes lets them find replicas added since (a scaled
+  // compose service, a grown Kubernetes deployment). Calls in flight get a
+  // grace period to finish.
+  builder.AddChannelArgument(GRPC_ARG_MAX_CONNECTION_AGE_MS, 5 * 60 * 1000);
+  builder.AddChannelArgument(GRPC_ARG_MAX_CONNECTION_AGE_GRACE_MS, 60 * 1000);
   builder.SetMaxReceiveMessageSize(options.max_message_bytes);
   builder.SetMaxSendMessageSize(options.max_message_bytes);
   for (grpc::Service* service : services) builder.RegisterService(service);

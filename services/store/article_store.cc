@@ -66,6 +66,25 @@ absl::Status ValidateConfidence(float confidence, absl::string_view field) {
   return absl::OkStatus();
 }
 
+// The label checks of ValidateArticle, shared with ValidateLabelUpdate.
+absl::Status ValidateLabels(const v1::Labels& labels) {
+  KABAR_RETURN_IF_ERROR(
+      ValidateKey(labels.language().code(), "labels.language.code"));
+  for (const v1::LabelScore& alternative : labels.language().alternatives()) {
+    KABAR_RETURN_IF_ERROR(
+        ValidateText(alternative.label(), "labels.language.alternatives"));
+  }
+  for (const v1::LabelScore& topic : labels.topics()) {
+    KABAR_RETURN_IF_ERROR(ValidateKey(topic.label(), "labels.topics"));
+  }
+  for (const v1::ModelIdentity* model :
+       {&labels.language_model(), &labels.topic_model()}) {
+    KABAR_RETURN_IF_ERROR(ValidateText(model->name(), "labels model name"));
+    KABAR_RETURN_IF_ERROR(ValidateText(model->sha256(), "labels model sha256"));
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<ArticleStore>> OpenArticleStore(
@@ -126,21 +145,7 @@ absl::Status ValidateArticle(const v1::StoredArticle& stored) {
     KABAR_RETURN_IF_ERROR(ValidateText(key, "article.metadata key"));
     KABAR_RETURN_IF_ERROR(ValidateText(value, "article.metadata value"));
   }
-  const v1::Labels& labels = stored.labels();
-  KABAR_RETURN_IF_ERROR(
-      ValidateKey(labels.language().code(), "labels.language.code"));
-  for (const v1::LabelScore& alternative : labels.language().alternatives()) {
-    KABAR_RETURN_IF_ERROR(
-        ValidateText(alternative.label(), "labels.language.alternatives"));
-  }
-  for (const v1::LabelScore& topic : labels.topics()) {
-    KABAR_RETURN_IF_ERROR(ValidateKey(topic.label(), "labels.topics"));
-  }
-  for (const v1::ModelIdentity* model :
-       {&labels.language_model(), &labels.topic_model()}) {
-    KABAR_RETURN_IF_ERROR(ValidateText(model->name(), "labels model name"));
-    KABAR_RETURN_IF_ERROR(ValidateText(model->sha256(), "labels model sha256"));
-  }
+  KABAR_RETURN_IF_ERROR(ValidateLabels(stored.labels()));
   if (article.has_published_at()) {
     KABAR_RETURN_IF_ERROR(
         ValidateTimestamp(article.published_at(), "article.published_at"));
@@ -150,6 +155,51 @@ absl::Status ValidateArticle(const v1::StoredArticle& stored) {
         ValidateTimestamp(stored.ingested_at(), "ingested_at"));
   }
   return absl::OkStatus();
+}
+
+absl::Status ValidateLabelUpdate(const v1::LabelUpdate& update) {
+  if (update.id().empty()) return absl::InvalidArgumentError("id is empty");
+  KABAR_RETURN_IF_ERROR(ValidateKey(update.id(), "id"));
+  if (!update.has_labels()) {
+    return absl::InvalidArgumentError("labels are not set");
+  }
+  KABAR_RETURN_IF_ERROR(ValidateLabels(update.labels()));
+  // Compared with stored text only; checked so a bad value fails loudly
+  // instead of never matching.
+  KABAR_RETURN_IF_ERROR(ValidateText(update.expected_topic_model_sha256(),
+                                     "expected_topic_model_sha256"));
+  KABAR_RETURN_IF_ERROR(ValidateText(update.expected_language_model_sha256(),
+                                     "expected_language_model_sha256"));
+  return absl::OkStatus();
+}
+
+std::vector<v1::UpdateOutcome> ApplyLabelUpdates(
+    const std::vector<v1::LabelUpdate>& updates,
+    std::map<std::string, v1::StoredArticle>* articles,
+    std::set<std::string>* changed) {
+  std::vector<v1::UpdateOutcome> outcomes;
+  outcomes.reserve(updates.size());
+  for (const v1::LabelUpdate& update : updates) {
+    const auto it = articles->find(update.id());
+    if (it == articles->end()) {
+      outcomes.push_back(v1::UPDATE_OUTCOME_NOT_FOUND);
+      continue;
+    }
+    const v1::Labels& current = it->second.labels();
+    if ((update.has_expected_topic_model_sha256() &&
+         update.expected_topic_model_sha256() !=
+             current.topic_model().sha256()) ||
+        (update.has_expected_language_model_sha256() &&
+         update.expected_language_model_sha256() !=
+             current.language_model().sha256())) {
+      outcomes.push_back(v1::UPDATE_OUTCOME_SKIPPED);
+      continue;
+    }
+    *it->second.mutable_labels() = update.labels();
+    changed->insert(update.id());
+    outcomes.push_back(v1::UPDATE_OUTCOME_UPDATED);
+  }
+  return outcomes;
 }
 
 absl::Status ValidateFilter(const v1::ArticleFilter& filter) {

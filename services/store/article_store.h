@@ -1,17 +1,20 @@
 // Copyright kabar authors.
-// ArticleStore: what the store service needs from a database, in four verbs
-// (Put, Get, Query, Count) over the kabar.v1 messages. SQLite is the embedded
-// default (sqlite_article_store.h); PostgreSQL (postgres_article_store.h)
-// serves several replicas from one database. Both pass the same conformance
-// test (article_store_conformance_test.cc), and nothing here names a backend.
-// OpenArticleStore picks the backend from a --db value. The free helpers at the
-// end hold the rules every backend shares (validation, paging limits, page
-// tokens), so backends agree on what is accepted and on the errors.
+// ArticleStore: what the store service needs from a database, in five verbs
+// (Put, Get, Query, Count, UpdateLabels) over the kabar.v1 messages. SQLite is
+// the embedded default (sqlite_article_store.h); PostgreSQL
+// (postgres_article_store.h) serves several replicas from one database. Both
+// pass the same conformance test (article_store_conformance_test.cc), and
+// nothing here names a backend. OpenArticleStore picks the backend from a --db
+// value. The free helpers at the end hold the rules every backend shares
+// (validation, paging limits, page tokens), so backends agree on what is
+// accepted and on the errors.
 #ifndef KABAR_SERVICES_STORE_ARTICLE_STORE_H_
 #define KABAR_SERVICES_STORE_ARTICLE_STORE_H_
 
 #include <cstdint>
+#include <map>
 #include <memory>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -67,6 +70,19 @@ class ArticleStore {
   // Errors: INVALID_ARGUMENT for a filter failing ValidateFilter.
   virtual absl::StatusOr<v1::CountArticlesResponse> Count(
       const v1::ArticleFilter& filter) = 0;
+
+  // Replaces the labels of stored articles in one transaction and returns
+  // one outcome per update, in order (see ApplyLabelUpdates for the rules,
+  // compare-and-set included). The rest of each article, its ingested_at and
+  // its insertion sequence stay unchanged, so it keeps its place in Query
+  // order and page tokens stay valid; the filter columns (language, topic
+  // and their confidences) follow the new labels.
+  // Errors (nothing is updated): INVALID_ARGUMENT when any update fails
+  // ValidateLabelUpdate (the message names its index and id); UNAVAILABLE
+  // when the database cannot be written; DATA_LOSS when a stored article
+  // does not parse.
+  virtual absl::StatusOr<std::vector<v1::UpdateOutcome>> UpdateLabels(
+      const std::vector<v1::LabelUpdate>& updates) = 0;
 };
 
 // Opens the store named by a --db value:
@@ -94,6 +110,25 @@ absl::Status ValidateArticle(const v1::StoredArticle& article);
 // confidences are in [0, 1] and the timestamps are valid; else
 // INVALID_ARGUMENT naming the field.
 absl::Status ValidateFilter(const v1::ArticleFilter& filter);
+
+// OK when `update` may be applied: it has an id and labels, and the labels
+// pass the checks ValidateArticle makes on labels. Else INVALID_ARGUMENT
+// saying what is wrong (without naming the update; UpdateLabels adds that).
+absl::Status ValidateLabelUpdate(const v1::LabelUpdate& update);
+
+// Applies `updates` in order to `articles`, which holds the stored article
+// for each id that exists (keyed by id; an absent id is NOT_FOUND). An
+// update whose expected_topic_model_sha256 / expected_language_model_sha256
+// is set and differs from the article's current labels is SKIPPED;
+// otherwise its labels replace the article's and it is UPDATED. A later
+// update of the same id sees what an earlier one wrote. Returns one outcome
+// per update and adds the id of every article that changed to `changed`.
+// Backends load the rows, call this, then write the changed ones, so they
+// agree on the rules. REQUIRES: every update passed ValidateLabelUpdate.
+std::vector<v1::UpdateOutcome> ApplyLabelUpdates(
+    const std::vector<v1::LabelUpdate>& updates,
+    std::map<std::string, v1::StoredArticle>* articles,
+    std::set<std::string>* changed);
 
 // The page size to use for a requested one (see ArticleStore::Query).
 // INVALID_ARGUMENT when negative.

@@ -845,6 +845,310 @@ TEST_P(ArticleStoreConformanceTest, ConcurrentPutsAndReadsAreSafe) {
   EXPECT_EQ(Total(), kBatches + kThreads * kBatches * kBatchSize);
 }
 
+// ---- UpdateLabels ----
+
+// Labels from "another model": language, one topic and both identities.
+v1::Labels RelabeledAs(const std::string& language, const std::string& topic,
+                       float topic_confidence, const std::string& topic_sha) {
+  v1::Labels labels;
+  labels.mutable_language()->set_code(language);
+  labels.mutable_language()->set_confidence(0.75f);
+  v1::LabelScore* top = labels.add_topics();
+  top->set_label(topic);
+  top->set_confidence(topic_confidence);
+  labels.mutable_language_model()->set_name("lid.176.ftz");
+  labels.mutable_language_model()->set_sha256("lang-a");
+  labels.mutable_topic_model()->set_name("topic.ftz");
+  labels.mutable_topic_model()->set_sha256(topic_sha);
+  return labels;
+}
+
+// An article as labeled by topic model "topic-a".
+v1::StoredArticle MakeLabeledArticle(const std::string& id) {
+  v1::StoredArticle stored = MakeArticle(id);
+  stored.mutable_labels()->mutable_language_model()->set_sha256("lang-a");
+  stored.mutable_labels()->mutable_topic_model()->set_sha256("topic-a");
+  return stored;
+}
+
+v1::LabelUpdate Update(const std::string& id, const v1::Labels& labels) {
+  v1::LabelUpdate update;
+  update.set_id(id);
+  *update.mutable_labels() = labels;
+  return update;
+}
+
+v1::LabelUpdate UpdateIfTopicModel(const std::string& id,
+                                   const v1::Labels& labels,
+                                   const std::string& expected_topic_sha) {
+  v1::LabelUpdate update = Update(id, labels);
+  update.set_expected_topic_model_sha256(expected_topic_sha);
+  return update;
+}
+
+TEST_P(ArticleStoreConformanceTest, UpdateLabelsReplacesLabelsAndKeepsTheRest) {
+  v1::StoredArticle stored = MakeLabeledArticle("a1");
+  stored.mutable_article()->set_url("https://example.com/a1");
+  *stored.mutable_article()->mutable_published_at() = Seconds(1700000000);
+  (*stored.mutable_article()->mutable_metadata())["author"] = "Siti";
+  *stored.mutable_ingested_at() = Seconds(1600000000);
+  stored.mutable_ingested_at()->set_nanos(5000);
+  PutOk({stored, MakeLabeledArticle("a2")});
+
+  const v1::Labels relabeled = RelabeledAs("ms", "sports", 0.6f, "topic-b");
+  absl::StatusOr<std::vector<v1::UpdateOutcome>> outcomes =
+      store_->UpdateLabels({Update("a1", relabeled)});
+  ASSERT_TRUE(outcomes.ok()) << outcomes.status();
+  EXPECT_THAT(*outcomes, ElementsAre(v1::UPDATE_OUTCOME_UPDATED));
+
+  absl::StatusOr<v1::StoredArticle> got = store_->Get("a1");
+  ASSERT_TRUE(got.ok()) << got.status();
+  v1::StoredArticle expected = stored;
+  *expected.mutable_labels() = relabeled;
+  EXPECT_TRUE(
+      google::protobuf::util::MessageDifferencer::Equals(*got, expected))
+      << got->DebugString();
+  got = store_->Get("a2");
+  ASSERT_TRUE(got.ok()) << got.status();
+  EXPECT_EQ(got->labels().topic_model().sha256(), "topic-a");
+}
+
+TEST_P(ArticleStoreConformanceTest, UpdateLabelsMovesTheFilterColumns) {
+  PutOk({MakeLabeledArticle("a1"), MakeLabeledArticle("a2")});
+  absl::StatusOr<std::vector<v1::UpdateOutcome>> outcomes =
+      store_->UpdateLabels(
+          {Update("a1", RelabeledAs("ms", "sports", 0.6f, "topic-b"))});
+  ASSERT_TRUE(outcomes.ok()) << outcomes.status();
+
+  struct Case {
+    const char* name;
+    std::function<void(v1::ArticleFilter&)> set;
+    std::vector<std::string> ids;
+  };
+  const Case cases[] = {
+      {"new topic",
+       [](v1::ArticleFilter& f) { f.set_topic("sports"); },
+       {"a1"}},
+      {"old topic",
+       [](v1::ArticleFilter& f) { f.set_topic("politics"); },
+       {"a2"}},
+      {"new language",
+       [](v1::ArticleFilter& f) { f.set_language("ms"); },
+       {"a1"}},
+      {"old language",
+       [](v1::ArticleFilter& f) { f.set_language("id"); },
+       {"a2"}},
+      {"new language confidence",
+       [](v1::ArticleFilter& f) { f.set_min_language_confidence(0.8f); },
+       {"a2"}},
+      {"new topic confidence",
+       [](v1::ArticleFilter& f) { f.set_min_topic_confidence(0.7f); },
+       {"a2"}},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.name);
+    v1::ArticleFilter filter;
+    c.set(filter);
+    absl::StatusOr<v1::QueryArticlesResponse> page =
+        store_->Query(filter, 0, "");
+    ASSERT_TRUE(page.ok()) << page.status();
+    EXPECT_EQ(Ids(*page), c.ids);
+    EXPECT_EQ(Total(filter), static_cast<int64_t>(c.ids.size()));
+  }
+  absl::StatusOr<v1::CountArticlesResponse> counts = store_->Count({});
+  ASSERT_TRUE(counts.ok()) << counts.status();
+  using Pair = std::pair<std::string, int64_t>;
+  EXPECT_THAT(Counts(counts->by_topic()),
+              ElementsAre(Pair("politics", 1), Pair("sports", 1)));
+
+  // Labels without a topic leave the topic column empty.
+  v1::Labels no_topic = RelabeledAs("ms", "x", 0.5f, "topic-b");
+  no_topic.clear_topics();
+  outcomes = store_->UpdateLabels({Update("a2", no_topic)});
+  ASSERT_TRUE(outcomes.ok()) << outcomes.status();
+  counts = store_->Count({});
+  ASSERT_TRUE(counts.ok()) << counts.status();
+  EXPECT_EQ(counts->total(), 2);
+  EXPECT_THAT(Counts(counts->by_topic()), ElementsAre(Pair("sports", 1)));
+}
+
+TEST_P(ArticleStoreConformanceTest, UpdateLabelsOfAnUnknownIdIsNotFound) {
+  PutOk({MakeLabeledArticle("a1")});
+  absl::StatusOr<std::vector<v1::UpdateOutcome>> outcomes =
+      store_->UpdateLabels(
+          {Update("nope", RelabeledAs("en", "sports", 0.5f, "topic-b")),
+           Update("a1", RelabeledAs("en", "sports", 0.5f, "topic-b"))});
+  ASSERT_TRUE(outcomes.ok()) << outcomes.status();
+  EXPECT_THAT(*outcomes, ElementsAre(v1::UPDATE_OUTCOME_NOT_FOUND,
+                                     v1::UPDATE_OUTCOME_UPDATED));
+  EXPECT_EQ(Total(), 1);
+  EXPECT_EQ(store_->Get("nope").status().code(), absl::StatusCode::kNotFound);
+}
+
+TEST_P(ArticleStoreConformanceTest, UpdateLabelsComparesAndSets) {
+  PutOk({MakeLabeledArticle("a1"), MakeLabeledArticle("a2")});
+  const v1::Labels b = RelabeledAs("en", "sports", 0.5f, "topic-b");
+  const v1::Labels c = RelabeledAs("en", "health", 0.5f, "topic-c");
+
+  // The stored article still has topic-a: only the update expecting it
+  // applies, and a repeat of it inside the batch sees topic-b and skips.
+  absl::StatusOr<std::vector<v1::UpdateOutcome>> outcomes =
+      store_->UpdateLabels({UpdateIfTopicModel("a1", c, "topic-x"),
+                            UpdateIfTopicModel("a1", b, "topic-a"),
+                            UpdateIfTopicModel("a1", c, "topic-a"),
+                            UpdateIfTopicModel("a2", c, "topic-a")});
+  ASSERT_TRUE(outcomes.ok()) << outcomes.status();
+  EXPECT_THAT(
+      *outcomes,
+      ElementsAre(v1::UPDATE_OUTCOME_SKIPPED, v1::UPDATE_OUTCOME_UPDATED,
+                  v1::UPDATE_OUTCOME_SKIPPED, v1::UPDATE_OUTCOME_UPDATED));
+  absl::StatusOr<v1::StoredArticle> got = store_->Get("a1");
+  ASSERT_TRUE(got.ok()) << got.status();
+  EXPECT_EQ(got->labels().topic_model().sha256(), "topic-b");
+  EXPECT_EQ(got->labels().topics(0).label(), "sports");
+
+  // A second run of the same backfill finds nothing left to do.
+  outcomes = store_->UpdateLabels({UpdateIfTopicModel("a1", b, "topic-a")});
+  ASSERT_TRUE(outcomes.ok()) << outcomes.status();
+  EXPECT_THAT(*outcomes, ElementsAre(v1::UPDATE_OUTCOME_SKIPPED));
+
+  // The language model condition holds on its own, and both must hold.
+  v1::LabelUpdate wrong_language = UpdateIfTopicModel("a1", c, "topic-b");
+  wrong_language.set_expected_language_model_sha256("lang-x");
+  v1::LabelUpdate right_language = UpdateIfTopicModel("a1", c, "topic-b");
+  right_language.set_expected_language_model_sha256("lang-a");
+  outcomes = store_->UpdateLabels({wrong_language, right_language});
+  ASSERT_TRUE(outcomes.ok()) << outcomes.status();
+  EXPECT_THAT(*outcomes, ElementsAre(v1::UPDATE_OUTCOME_SKIPPED,
+                                     v1::UPDATE_OUTCOME_UPDATED));
+
+  // "" expects an article labeled without a model identity.
+  PutOk({MakeArticle("bare")});
+  outcomes = store_->UpdateLabels(
+      {UpdateIfTopicModel("bare", b, ""), UpdateIfTopicModel("a2", b, "")});
+  ASSERT_TRUE(outcomes.ok()) << outcomes.status();
+  EXPECT_THAT(*outcomes, ElementsAre(v1::UPDATE_OUTCOME_UPDATED,
+                                     v1::UPDATE_OUTCOME_SKIPPED));
+}
+
+TEST_P(ArticleStoreConformanceTest, UpdateLabelsKeepsThePlaceInQueryOrder) {
+  // Separate batches, so order comes from ingested_at and then sequence.
+  std::vector<std::string> newest_first;
+  for (int i = 0; i < 6; ++i) {
+    PutOk({MakeLabeledArticle(absl::StrCat("p", i))});
+    newest_first.insert(newest_first.begin(), absl::StrCat("p", i));
+  }
+  // Page while relabeling every article not yet seen, as a backfill does.
+  std::vector<std::string> seen;
+  std::string token;
+  int pages = 0;
+  do {
+    absl::StatusOr<v1::QueryArticlesResponse> page =
+        store_->Query({}, 2, token);
+    ASSERT_TRUE(page.ok()) << page.status();
+    for (const std::string& id : Ids(*page)) seen.push_back(id);
+    token = page->next_page_token();
+    std::vector<v1::LabelUpdate> updates;
+    for (const std::string& id : newest_first) {
+      updates.push_back(
+          Update(id, RelabeledAs("en", absl::StrCat("t", pages), 0.5f, "b")));
+    }
+    ASSERT_TRUE(store_->UpdateLabels(updates).ok());
+  } while (!token.empty() && ++pages < 10);
+  EXPECT_EQ(seen, newest_first);
+}
+
+TEST_P(ArticleStoreConformanceTest, RejectsAnInvalidUpdateAndUpdatesNothing) {
+  PutOk({MakeLabeledArticle("good")});
+  const v1::Labels valid = RelabeledAs("en", "sports", 0.5f, "topic-b");
+  struct Case {
+    const char* name;
+    std::function<void(v1::LabelUpdate&)> spoil;
+    const char* message;
+  };
+  const std::string nul("x\0y", 3);
+  const Case cases[] = {
+      {"no id", [](v1::LabelUpdate& u) { u.clear_id(); }, "id is empty"},
+      {"no labels", [](v1::LabelUpdate& u) { u.clear_labels(); },
+       "labels are not set"},
+      {"NUL in a topic",
+       [&](v1::LabelUpdate& u) {
+         u.mutable_labels()->mutable_topics(0)->set_label(nul);
+       },
+       "labels.topics contains a NUL"},
+      {"bad UTF-8 language",
+       [](v1::LabelUpdate& u) {
+         u.mutable_labels()->mutable_language()->set_code("\xC3");
+       },
+       "labels.language.code"},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.name);
+    v1::LabelUpdate bad = Update("bad", valid);
+    c.spoil(bad);
+    absl::StatusOr<std::vector<v1::UpdateOutcome>> outcomes =
+        store_->UpdateLabels({Update("good", valid), bad});
+    EXPECT_EQ(outcomes.status().code(), absl::StatusCode::kInvalidArgument);
+    EXPECT_THAT(outcomes.status().message(), HasSubstr("update 1"));
+    EXPECT_THAT(outcomes.status().message(), HasSubstr(c.message));
+    absl::StatusOr<v1::StoredArticle> got = store_->Get("good");
+    ASSERT_TRUE(got.ok()) << got.status();
+    EXPECT_EQ(got->labels().topic_model().sha256(), "topic-a");
+  }
+  absl::StatusOr<std::vector<v1::UpdateOutcome>> none =
+      store_->UpdateLabels({});
+  ASSERT_TRUE(none.ok()) << none.status();
+  EXPECT_THAT(*none, IsEmpty());
+}
+
+TEST_P(ArticleStoreConformanceTest, RacingUpdatesApplyEachArticleOnce) {
+  // Two replicas backfilling the same articles at once, each expecting the
+  // old model: every article is updated by exactly one of them.
+  constexpr int kArticles = 40;
+  std::vector<v1::StoredArticle> articles;
+  for (int i = 0; i < kArticles; ++i) {
+    articles.push_back(MakeLabeledArticle(absl::StrCat("r", i)));
+  }
+  PutOk(articles);
+  std::unique_ptr<ArticleStore> other = Open();
+  ASSERT_NE(other, nullptr);
+
+  std::vector<int> updated(2, 0);
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 2; ++t) {
+    threads.emplace_back([&, t] {
+      ArticleStore* store = t == 0 ? store_.get() : other.get();
+      const v1::Labels labels =
+          RelabeledAs("en", "sports", 0.5f, absl::StrCat("topic-b", t));
+      // Small batches in opposite orders, so the two interleave.
+      for (int b = 0; b < kArticles / 5; ++b) {
+        std::vector<v1::LabelUpdate> updates;
+        for (int i = 0; i < 5; ++i) {
+          const int index = b * 5 + i;
+          updates.push_back(UpdateIfTopicModel(
+              absl::StrCat("r", t == 0 ? index : kArticles - 1 - index), labels,
+              "topic-a"));
+        }
+        absl::StatusOr<std::vector<v1::UpdateOutcome>> outcomes =
+            store->UpdateLabels(updates);
+        ASSERT_TRUE(outcomes.ok()) << outcomes.status();
+        for (v1::UpdateOutcome outcome : *outcomes) {
+          updated[t] += outcome == v1::UPDATE_OUTCOME_UPDATED;
+        }
+      }
+    });
+  }
+  for (std::thread& thread : threads) thread.join();
+  EXPECT_EQ(updated[0] + updated[1], kArticles);
+  int still_old = 0;
+  for (int i = 0; i < kArticles; ++i) {
+    absl::StatusOr<v1::StoredArticle> got = store_->Get(absl::StrCat("r", i));
+    ASSERT_TRUE(got.ok()) << got.status();
+    still_old += got->labels().topic_model().sha256() == "topic-a";
+  }
+  EXPECT_EQ(still_old, 0);
+}
+
 // ---- The shared helpers (no backend involved) ----
 
 TEST(ArticleStoreHelpersTest, PageSizeDefaultsTo50AndIsCappedAt1000) {

@@ -8,6 +8,8 @@
 #include <cstring>
 #include <deque>
 #include <iterator>
+#include <map>
+#include <set>
 #include <string>
 #include <unordered_map>
 #include <utility>
@@ -835,6 +837,131 @@ absl::StatusOr<std::vector<v1::PutOutcome>> PostgresArticleStore::Put(
       WithConnection<std::vector<v1::PutOutcome>>(put);
   if (!result.ok() && !outcome_unknown) {
     return Prefixed(result.status(), "nothing was stored: ");
+  }
+  return result;
+}
+
+absl::StatusOr<std::vector<v1::UpdateOutcome>>
+PostgresArticleStore::UpdateLabels(
+    const std::vector<v1::LabelUpdate>& updates) {
+  for (size_t i = 0; i < updates.size(); ++i) {
+    const absl::Status valid = ValidateLabelUpdate(updates[i]);
+    if (!valid.ok()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("update ", i, " (id ", QuoteId(updates[i].id()),
+                       "): ", valid.message(), "; nothing was updated"));
+    }
+  }
+  if (updates.empty()) return std::vector<v1::UpdateOutcome>();
+  // Byte order, the order the rows are locked in (COLLATE "C" below).
+  std::set<std::string> ids;
+  for (const v1::LabelUpdate& update : updates) ids.insert(update.id());
+  const std::vector<std::string> sorted_ids(ids.begin(), ids.end());
+
+  // Set when COMMIT failed with the connection: then the server may or may
+  // not have committed.
+  bool outcome_unknown = false;
+  auto update_all = [&](Connection& connection)
+      -> absl::StatusOr<std::vector<v1::UpdateOutcome>> {
+    KABAR_RETURN_IF_ERROR(
+        connection.Exec("cannot begin a transaction", "BEGIN").status());
+    std::map<std::string, v1::StoredArticle> articles;
+    for (size_t begin = 0; begin < sorted_ids.size(); begin += kRowsPerInsert) {
+      const size_t end = std::min(sorted_ids.size(), begin + kRowsPerInsert);
+      Params params;
+      std::vector<std::string> placeholders;
+      for (size_t k = begin; k < end; ++k) {
+        placeholders.push_back(params.TextRef(sorted_ids[k]));
+      }
+      // FOR UPDATE holds the rows until COMMIT, and a concurrent updater
+      // waiting for them then reads the version this transaction wrote.
+      KABAR_ASSIGN_OR_RETURN(
+          Result rows,
+          connection.Exec(
+              "cannot read articles to update",
+              absl::StrCat("SELECT id, data FROM kabar_articles WHERE id IN (",
+                           absl::StrJoin(placeholders, ", "),
+                           ") ORDER BY id COLLATE \"C\" FOR UPDATE"),
+              params));
+      for (int row = 0; row < PQntuples(rows.get()); ++row) {
+        const std::string id(ReadBytes(rows.get(), row, 0));
+        const absl::string_view data = ReadBytes(rows.get(), row, 1);
+        if (!articles[id].ParseFromArray(data.data(),
+                                         static_cast<int>(data.size()))) {
+          return absl::DataLossError(
+              absl::StrCat("stored article ", QuoteId(id), " does not parse"));
+        }
+      }
+    }
+
+    std::set<std::string> changed;
+    std::vector<v1::UpdateOutcome> outcomes =
+        ApplyLabelUpdates(updates, &articles, &changed);
+    const std::vector<std::string> changed_ids(changed.begin(), changed.end());
+
+    for (size_t begin = 0; begin < changed_ids.size();
+         begin += kRowsPerInsert) {
+      const size_t end = std::min(changed_ids.size(), begin + kRowsPerInsert);
+      Params params;
+      std::deque<std::string> blobs;  // stable addresses for ByteaRef
+      std::vector<std::string> rows;
+      for (size_t k = begin; k < end; ++k) {
+        const v1::StoredArticle& stored = articles[changed_ids[k]];
+        const v1::Labels& labels = stored.labels();
+        const bool has_topic = labels.topics_size() > 0;
+        blobs.emplace_back();
+        stored.SerializeToString(&blobs.back());
+        rows.push_back(absl::StrCat(
+            "(", params.TextRef(changed_ids[k]), ", ",
+            params.TextRef(labels.language().code()), ", ",
+            params.Float8(labels.language().confidence()), ", ",
+            params.TextRef(has_topic ? labels.topics(0).label()
+                                     : absl::string_view()),
+            ", ",
+            params.Float8(has_topic ? labels.topics(0).confidence() : 0.0),
+            ", ", params.ByteaRef(blobs.back()), ")"));
+      }
+      KABAR_ASSIGN_OR_RETURN(
+          Result updated,
+          connection.Exec(
+              "cannot update articles",
+              absl::StrCat(
+                  "UPDATE kabar_articles AS a SET language = v.language, "
+                  "language_confidence = v.language_confidence, "
+                  "topic = v.topic, topic_confidence = v.topic_confidence, "
+                  "data = v.data FROM (VALUES ",
+                  absl::StrJoin(rows, ", "),
+                  ") AS v (id, language, language_confidence, topic, "
+                  "topic_confidence, data) WHERE a.id = v.id"),
+              params));
+      if (std::string(PQcmdTuples(updated.get())) !=
+          absl::StrCat(rows.size())) {
+        return absl::InternalError(absl::StrCat(
+            "UPDATE changed ", PQcmdTuples(updated.get()), " rows, expected ",
+            rows.size(), " (the rows were locked)"));
+      }
+    }
+
+    const Result commit(PQexecParams(connection.get(), "COMMIT", 0, nullptr,
+                                     nullptr, nullptr, nullptr, kBinary));
+    if (commit == nullptr || PQresultStatus(commit.get()) != PGRES_COMMAND_OK) {
+      const absl::Status error =
+          CommandError(connection.get(), commit.get(), "COMMIT failed");
+      if (!connection.healthy()) {
+        outcome_unknown = true;
+        return absl::UnavailableError(absl::StrCat(
+            error.message(),
+            "; the updates may or may not be applied (retrying them with "
+            "their expected models is safe)"));
+      }
+      return error;
+    }
+    return outcomes;
+  };
+  absl::StatusOr<std::vector<v1::UpdateOutcome>> result =
+      WithConnection<std::vector<v1::UpdateOutcome>>(update_all);
+  if (!result.ok() && !outcome_unknown) {
+    return Prefixed(result.status(), "nothing was updated: ");
   }
   return result;
 }

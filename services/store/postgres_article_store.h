@@ -84,6 +84,14 @@ class PostgresArticleStore final : public ArticleStore {
       const std::string& page_token) override;
   absl::StatusOr<v1::CountArticlesResponse> Count(
       const v1::ArticleFilter& filter) override;
+  // As ArticleStore::UpdateLabels. The rows are locked (SELECT ... FOR
+  // UPDATE, in id order) before they are compared, so replicas updating the
+  // same articles at once serialize and cannot deadlock, and the second sees
+  // what the first wrote. A failed COMMIT whose outcome the connection loss
+  // hides is UNAVAILABLE saying so; retrying is safe when the updates carry
+  // an expected model (applied ones are then SKIPPED).
+  absl::StatusOr<std::vector<v1::UpdateOutcome>> UpdateLabels(
+      const std::vector<v1::LabelUpdate>& updates) override;
 
  private:
   class Connection;  // one PGconn

@@ -6,7 +6,9 @@
 #include <cstdint>
 #include <cstdlib>
 #include <iterator>
+#include <map>
 #include <optional>
+#include <set>
 #include <string>
 #include <unordered_map>
 #include <utility>
@@ -76,6 +78,11 @@ constexpr char kInsertArticleSql[] =
 constexpr char kInsertFullTextSql[] =
     "INSERT INTO articles_fts (rowid, title, body) VALUES (?, ?, ?)";
 constexpr char kGetArticleSql[] = "SELECT data FROM articles WHERE id = ?";
+// Labels live in the filter columns and in `data`; seq and ingested_at are
+// left alone, so the article keeps its place in query order.
+constexpr char kUpdateLabelsSql[] =
+    "UPDATE articles SET language = ?, language_confidence = ?, topic = ?, "
+    "topic_confidence = ?, data = ? WHERE id = ?";
 
 // Longest article id quoted in an error message.
 constexpr size_t kMaxQuotedIdBytes = 128;
@@ -523,6 +530,96 @@ absl::StatusOr<std::vector<v1::PutOutcome>> SqliteArticleStore::Put(
       writer_->Exec("ROLLBACK").IgnoreError();
     }
     return Prefixed(status, "nothing was stored: ");
+  }
+  return outcomes;
+}
+
+absl::StatusOr<std::vector<v1::UpdateOutcome>> SqliteArticleStore::UpdateLabels(
+    const std::vector<v1::LabelUpdate>& updates) {
+  for (size_t i = 0; i < updates.size(); ++i) {
+    const absl::Status valid = ValidateLabelUpdate(updates[i]);
+    if (!valid.ok()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("update ", i, " (id ", QuoteId(updates[i].id()),
+                       "): ", valid.message(), "; nothing was updated"));
+    }
+  }
+  std::vector<v1::UpdateOutcome> outcomes;
+  if (updates.empty()) return outcomes;
+
+  absl::MutexLock lock(&writer_mu_);
+  auto update_all = [&]() -> absl::Status {
+    // The articles are read inside the write transaction, so nothing can
+    // change between the compare and the set.
+    std::map<std::string, v1::StoredArticle> articles;
+    std::set<std::string> looked_up;
+    KABAR_ASSIGN_OR_RETURN(sqlite3_stmt * select,
+                           writer_->Cached(kGetArticleSql));
+    for (const v1::LabelUpdate& update : updates) {
+      const std::string& id = update.id();
+      if (!looked_up.insert(id).second) continue;
+      ResetOnExit reset(select);
+      int code = BindText(select, 1, id);
+      if (code == SQLITE_OK) code = sqlite3_step(select);
+      if (code == SQLITE_DONE) continue;  // not found
+      if (code != SQLITE_ROW) {
+        return writer_->Error(
+            code, absl::StrCat("cannot read article ", QuoteId(id)));
+      }
+      if (!articles[id].ParseFromArray(sqlite3_column_blob(select, 0),
+                                       sqlite3_column_bytes(select, 0))) {
+        return absl::DataLossError(
+            absl::StrCat("stored article ", QuoteId(id), " does not parse"));
+      }
+    }
+
+    std::set<std::string> changed;
+    outcomes = ApplyLabelUpdates(updates, &articles, &changed);
+
+    KABAR_ASSIGN_OR_RETURN(sqlite3_stmt * update,
+                           writer_->Cached(kUpdateLabelsSql));
+    for (const std::string& id : changed) {
+      const v1::StoredArticle& stored = articles[id];
+      const v1::Labels& labels = stored.labels();
+      const bool has_topic = labels.topics_size() > 0;
+      std::string blob;
+      stored.SerializeToString(&blob);
+      const std::string topic =
+          has_topic ? labels.topics(0).label() : std::string();
+      ResetOnExit reset(update);
+      int code = BindText(update, 1, labels.language().code());
+      if (code == SQLITE_OK) {
+        code = sqlite3_bind_double(
+            update, 2, static_cast<double>(labels.language().confidence()));
+      }
+      if (code == SQLITE_OK) code = BindText(update, 3, topic);
+      if (code == SQLITE_OK) {
+        code = sqlite3_bind_double(
+            update, 4,
+            has_topic ? static_cast<double>(labels.topics(0).confidence())
+                      : 0.0);
+      }
+      if (code == SQLITE_OK) {
+        code = sqlite3_bind_blob64(update, 5, blob.data(), blob.size(),
+                                   SQLITE_STATIC);
+      }
+      if (code == SQLITE_OK) code = BindText(update, 6, id);
+      if (code == SQLITE_OK) code = sqlite3_step(update);
+      if (code != SQLITE_DONE) {
+        return writer_->Error(
+            code, absl::StrCat("cannot update article ", QuoteId(id)));
+      }
+    }
+    return writer_->Exec("COMMIT");
+  };
+
+  KABAR_RETURN_IF_ERROR(writer_->Exec("BEGIN IMMEDIATE"));
+  const absl::Status status = update_all();
+  if (!status.ok()) {
+    if (!sqlite3_get_autocommit(writer_->db())) {
+      writer_->Exec("ROLLBACK").IgnoreError();
+    }
+    return Prefixed(status, "nothing was updated: ");
   }
   return outcomes;
 }

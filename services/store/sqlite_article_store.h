@@ -62,6 +62,8 @@ class SqliteArticleStore final : public ArticleStore {
       const std::string& page_token) override;
   absl::StatusOr<v1::CountArticlesResponse> Count(
       const v1::ArticleFilter& filter) override;
+  absl::StatusOr<std::vector<v1::UpdateOutcome>> UpdateLabels(
+      const std::vector<v1::LabelUpdate>& updates) override;
 
  private:
   class Connection;   // one sqlite3 handle and its cached statements

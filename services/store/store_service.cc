@@ -90,6 +90,8 @@ grpc::ServerUnaryReactor* StoreServiceImpl::PutArticles(
           result->set_id(articles[i].article().id());
           result->set_outcome(outcomes[i]);
         }
+        put_calls_.fetch_add(1, std::memory_order_relaxed);
+        articles_put_.fetch_add(articles.size(), std::memory_order_relaxed);
         return absl::OkStatus();
       });
 }
@@ -129,6 +131,42 @@ grpc::ServerUnaryReactor* StoreServiceImpl::CountArticles(
                                             store_->Count(request->filter()));
                      return absl::OkStatus();
                    });
+}
+
+grpc::ServerUnaryReactor* StoreServiceImpl::UpdateLabels(
+    grpc::CallbackServerContext* context,
+    const v1::UpdateLabelsRequest* request,
+    v1::UpdateLabelsResponse* response) {
+  return RunOnPool(
+      pool_, context, "UpdateLabels",
+      [this, request, response]() -> absl::Status {
+        const std::vector<v1::LabelUpdate> updates(request->updates().begin(),
+                                                   request->updates().end());
+        KABAR_ASSIGN_OR_RETURN(const std::vector<v1::UpdateOutcome> outcomes,
+                               store_->UpdateLabels(updates));
+        if (outcomes.size() != updates.size()) {
+          return absl::InternalError(
+              absl::StrCat("store returned ", outcomes.size(), " outcomes for ",
+                           updates.size(), " updates"));
+        }
+        for (size_t i = 0; i < updates.size(); ++i) {
+          v1::UpdateResult* result = response->add_results();
+          result->set_id(updates[i].id());
+          result->set_outcome(outcomes[i]);
+        }
+        return absl::OkStatus();
+      });
+}
+
+grpc::ServerUnaryReactor* StoreServiceImpl::GetStoreStats(
+    grpc::CallbackServerContext* context,
+    const v1::GetStoreStatsRequest* request,
+    v1::GetStoreStatsResponse* response) {
+  response->set_put_calls(put_calls_.load(std::memory_order_relaxed));
+  response->set_articles_put(articles_put_.load(std::memory_order_relaxed));
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  reactor->Finish(grpc::Status::OK);
+  return reactor;
 }
 
 }  // namespace kabar::store

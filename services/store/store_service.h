@@ -7,6 +7,9 @@
 #ifndef KABAR_SERVICES_STORE_STORE_SERVICE_H_
 #define KABAR_SERVICES_STORE_STORE_SERVICE_H_
 
+#include <atomic>
+#include <cstdint>
+
 #include <grpcpp/server_context.h>
 #include <grpcpp/support/server_callback.h>
 
@@ -50,10 +53,22 @@ class StoreServiceImpl final : public v1::StoreService::CallbackService {
       grpc::CallbackServerContext* context,
       const v1::CountArticlesRequest* request,
       v1::CountArticlesResponse* response) override;
+  grpc::ServerUnaryReactor* UpdateLabels(
+      grpc::CallbackServerContext* context,
+      const v1::UpdateLabelsRequest* request,
+      v1::UpdateLabelsResponse* response) override;
+  // Answered inline from this process's counters: no database work.
+  grpc::ServerUnaryReactor* GetStoreStats(
+      grpc::CallbackServerContext* context,
+      const v1::GetStoreStatsRequest* request,
+      v1::GetStoreStatsResponse* response) override;
 
  private:
   ArticleStore* const store_;
   common::ThreadPool pool_;
+  // Successful PutArticles calls and the articles in them.
+  std::atomic<uint64_t> put_calls_{0};
+  std::atomic<uint64_t> articles_put_{0};
 };
 
 }  // namespace kabar::store

@@ -170,5 +170,38 @@ TEST_F(StoreServiceTest, EmptyBatchIsAccepted) {
   EXPECT_EQ(put_response->results_size(), 0);
 }
 
+TEST_F(StoreServiceTest, UpdateLabelsOverTheWire) {
+  v1::PutArticlesRequest put;
+  *put.add_articles() = MakeArticle("a1");
+  put.mutable_articles(0)->mutable_labels()->mutable_topic_model()->set_sha256(
+      "old");
+  ASSERT_TRUE(client_->PutArticles(put).ok());
+
+  v1::UpdateLabelsRequest request;
+  for (const char* id : {"a1", "a1", "nope"}) {
+    v1::LabelUpdate* update = request.add_updates();
+    update->set_id(id);
+    update->mutable_labels()->mutable_language()->set_code("ms");
+    update->mutable_labels()->mutable_topic_model()->set_sha256("new");
+    update->set_expected_topic_model_sha256("old");
+  }
+  absl::StatusOr<v1::UpdateLabelsResponse> response =
+      client_->UpdateLabels(request);
+  ASSERT_TRUE(response.ok()) << response.status();
+  ASSERT_EQ(response->results_size(), 3);
+  EXPECT_EQ(response->results(0).id(), "a1");
+  EXPECT_EQ(response->results(0).outcome(), v1::UPDATE_OUTCOME_UPDATED);
+  EXPECT_EQ(response->results(1).outcome(), v1::UPDATE_OUTCOME_SKIPPED);
+  EXPECT_EQ(response->results(2).id(), "nope");
+  EXPECT_EQ(response->results(2).outcome(), v1::UPDATE_OUTCOME_NOT_FOUND);
+  absl::StatusOr<v1::StoredArticle> got = client_->GetArticle("a1");
+  ASSERT_TRUE(got.ok()) << got.status();
+  EXPECT_EQ(got->labels().language().code(), "ms");
+
+  request.mutable_updates(0)->clear_labels();
+  EXPECT_EQ(client_->UpdateLabels(request).status().code(),
+            absl::StatusCode::kInvalidArgument);
+}
+
 }  // namespace
 }  // namespace kabar::store

@@ -69,10 +69,10 @@ absl::StatusOr<std::vector<Example>> LoadExamples(const DataOptions& data) {
         ReadExamples(input, data.mapping, label_map, &stats));
     common::LogInfo(absl::StrCat(
         "read ", input.path, ": ", stats.rows, " rows, ", read.size(),
-        " examples (repeat ", input.repeat, "); skipped ",
-        stats.dropped_by_label_map, " by label map, ", stats.empty_label,
-        " without label, ", stats.empty_text, " without text, ",
-        stats.invalid_utf8, " invalid UTF-8"));
+        " examples (repeat ", input.repeat, ", balance ", input.balance,
+        "); skipped ", stats.dropped_by_label_map, " by label map, ",
+        stats.empty_label, " without label, ", stats.empty_text,
+        " without text, ", stats.invalid_utf8, " invalid UTF-8"));
     examples.insert(examples.end(), std::make_move_iterator(read.begin()),
                     std::make_move_iterator(read.end()));
   }

@@ -6,6 +6,7 @@
 #ifndef KABAR_TOOLS_TRAIN_COMMANDS_H_
 #define KABAR_TOOLS_TRAIN_COMMANDS_H_
 
+#include <cstdint>
 #include <string>
 #include <vector>
 

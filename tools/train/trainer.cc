@@ -231,17 +231,28 @@ absl::StatusOr<QuantizeResult> QuantizeModel(const std::string& model_path,
   QuantizeResult result;
   result.cutoff = options.cutoff;
   if (options.max_bytes > 0 && options.cutoff == 0) {
-    // Find a cutoff without retraining (cheap), shrinking by the measured
-    // overshoot; retraining below does not change which rows are kept.
+    // Find a cutoff by quantizing without retraining (cheap). Retraining
+    // below changes neither which rows are kept nor the file size.
     int64_t rows = 0;
+    int64_t output_bytes = 0;
+    int64_t dim = 0;
     {
       KABAR_ASSIGN_OR_RETURN(std::unique_ptr<fasttext::FastText> model,
                              LoadForQuantization(model_path));
       rows = model->getInputMatrix()->size(0);
+      dim = model->getInputMatrix()->size(1);
+      output_bytes = 4 * model->getOutputMatrix()->size(0) * dim;
     }
-    // The size is nearly linear in the rows kept: after the first
-    // overshoot, aim by the line through the last two measurements.
-    int64_t cutoff = 0;
+    // First guess as fastText's autotune makes it: per kept row, one byte
+    // per subvector, one for the norm and about ten for the dictionary;
+    // fixed costs are the codebooks and the output matrix. The size is
+    // nearly linear in the rows kept, so later guesses follow the line
+    // through the last two measurements.
+    const int64_t row_bytes =
+        (dim + options.dsub - 1) / options.dsub + (options.qnorm ? 1 : 0) + 10;
+    int64_t cutoff =
+        (options.max_bytes - 4 * 256 * dim - output_bytes - 1024) / row_bytes;
+    if (cutoff <= 256 || cutoff >= rows) cutoff = 0;
     int64_t previous_rows = 0;
     int64_t previous_bytes = 0;
     for (int attempt = 0;; ++attempt) {
