@@ -38,7 +38,8 @@ class Random {
 
 absl::StatusOr<std::vector<Sentence>> ReadSentences(const std::string& path) {
   std::ifstream in(path);
-  if (!in.is_open()) return absl::NotFoundError(absl::StrCat("cannot open ", path));
+  if (!in.is_open())
+    return absl::NotFoundError(absl::StrCat("cannot open ", path));
   std::vector<Sentence> sentences;
   std::string line;
   std::getline(in, line);  // header
@@ -130,8 +131,8 @@ absl::StatusOr<std::vector<Article>> GenerateCorpus(
   articles.reserve(options.num_articles);
   for (int a = 0; a < options.num_articles; ++a) {
     Article article;
-    article.url = absl::StrCat("https://bench.example.org/", options.seed, "/",
-                               a);
+    article.url =
+        absl::StrCat("https://bench.example.org/", options.seed, "/", a);
     article.lang = pick_lang();
     const std::vector<size_t>& lang_pool = by_lang[article.lang];
     article.category = pick(lang_pool).category;
@@ -144,8 +145,8 @@ absl::StatusOr<std::vector<Article>> GenerateCorpus(
         topic_pool.size() >= 8 ? topic_pool : lang_pool;
 
     article.title = Headline(pick(main_pool).text, 14);
-    const size_t target = static_cast<size_t>(options.article_bytes *
-                                              (0.5 + random.Unit()));
+    const size_t target =
+        static_cast<size_t>(options.article_bytes * (0.5 + random.Unit()));
     std::vector<std::string> paragraphs;
     size_t size = 0;
     while (size < target) {
@@ -167,7 +168,8 @@ absl::StatusOr<std::vector<Article>> GenerateCorpus(
 
 absl::StatusOr<std::vector<Article>> ReadJsonLines(const std::string& path) {
   std::ifstream in(path);
-  if (!in.is_open()) return absl::NotFoundError(absl::StrCat("cannot open ", path));
+  if (!in.is_open())
+    return absl::NotFoundError(absl::StrCat("cannot open ", path));
   std::vector<Article> articles;
   std::string line;
   for (int number = 1; std::getline(in, line); ++number) {

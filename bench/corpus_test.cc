@@ -101,7 +101,8 @@ TEST(ReadJsonLinesTest, ReadsOtherShapesAndNamesBadLines) {
     std::ofstream out(path);
     out << R"({"title": "T", "text": "B", "metadata": {"lang_hint": "id"}})"
         << "\n\n"
-        << R"({"content": "C"})" << "\n";
+        << R"({"content": "C"})"
+        << "\n";
   }
   absl::StatusOr<std::vector<Article>> read = ReadJsonLines(path);
   ASSERT_TRUE(read.ok()) << read.status();
@@ -112,7 +113,9 @@ TEST(ReadJsonLinesTest, ReadsOtherShapesAndNamesBadLines) {
   EXPECT_EQ((*read)[1].body, "C");
   {
     std::ofstream out(path);
-    out << R"({"body": "ok"})" << "\n" << "{not json\n";
+    out << R"({"body": "ok"})"
+        << "\n"
+        << "{not json\n";
   }
   read = ReadJsonLines(path);
   EXPECT_EQ(read.status().code(), absl::StatusCode::kInvalidArgument);

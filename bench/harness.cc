@@ -128,11 +128,10 @@ RowResult TimeInProcess(
 
 // Result files from forked rows: one header line, then one line per answer.
 std::string Serialize(const RowResult& r) {
-  std::string out = absl::StrCat(r.articles, "\t", r.bytes, "\t",
-                                 absl::StrFormat("%.9g", r.wall_seconds), "\t",
-                                 absl::StrFormat("%.9g", r.cpu_seconds), "\t",
-                                 r.peak_rss_bytes, "\t", r.baseline_rss_bytes,
-                                 "\n");
+  std::string out = absl::StrCat(
+      r.articles, "\t", r.bytes, "\t", absl::StrFormat("%.9g", r.wall_seconds),
+      "\t", absl::StrFormat("%.9g", r.cpu_seconds), "\t", r.peak_rss_bytes,
+      "\t", r.baseline_rss_bytes, "\n");
   for (const Answer& a : r.answers) {
     absl::StrAppend(&out, a.language, "\t",
                     absl::StrFormat("%.9g", a.language_probability), "\t",
@@ -215,48 +214,50 @@ std::string StripLabel(const std::string& label) {
 
 absl::StatusOr<RowResult> RunFastTextRow(const std::vector<Article>& articles,
                                          const HarnessOptions& options) {
-  absl::StatusOr<RowResult> result = RunForked([&]() -> absl::StatusOr<RowResult> {
-    fasttext::FastText language;
-    fasttext::FastText topic;
-    try {
-      language.loadModel(options.language_model);
-      topic.loadModel(options.topic_model);
-    } catch (const std::exception& e) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("cannot load models: ", e.what()));
-    }
-    // What a caller of fastText has to do with an article: the same input
-    // preparation as kabar's (one line; the topic model's normalization),
-    // then predictLine on each model.
-    return TimeInProcess(articles, options, [&](const Article& article,
-                                                Answer* answer) {
-      std::vector<std::pair<fasttext::real, std::string>> predictions;
-      std::string line =
-          common::FlattenForLanguageModel(article.title, article.body);
-      if (line.empty()) return;
-      std::string topic_line = common::NormalizeForTopicModel(line);
-      line.push_back('\n');
-      std::istringstream language_in(line);
-      language.predictLine(language_in, predictions, kLanguagePredictions,
-                           0.0f);
-      // The classifier names no language below min_alternative_confidence
-      // (not even as a guess), so neither does this row.
-      if (!predictions.empty()) {
-        if (predictions[0].first >= kMinGuessProbability) {
-          answer->language = StripLabel(predictions[0].second);
+  absl::StatusOr<RowResult> result =
+      RunForked([&]() -> absl::StatusOr<RowResult> {
+        fasttext::FastText language;
+        fasttext::FastText topic;
+        try {
+          language.loadModel(options.language_model);
+          topic.loadModel(options.topic_model);
+        } catch (const std::exception& e) {
+          return absl::InvalidArgumentError(
+              absl::StrCat("cannot load models: ", e.what()));
         }
-        answer->language_probability = predictions[0].first;
-      }
-      topic_line.push_back('\n');
-      std::istringstream topic_in(topic_line);
-      topic.predictLine(topic_in, predictions, kTopicPredictions,
-                        kTopicThreshold);
-      if (!predictions.empty()) {
-        answer->topic = StripLabel(predictions[0].second);
-        answer->topic_probability = predictions[0].first;
-      }
-    });
-  });
+        // What a caller of fastText has to do with an article: the same input
+        // preparation as kabar's (one line; the topic model's normalization),
+        // then predictLine on each model.
+        return TimeInProcess(
+            articles, options, [&](const Article& article, Answer* answer) {
+              std::vector<std::pair<fasttext::real, std::string>> predictions;
+              std::string line =
+                  common::FlattenForLanguageModel(article.title, article.body);
+              if (line.empty()) return;
+              std::string topic_line = common::NormalizeForTopicModel(line);
+              line.push_back('\n');
+              std::istringstream language_in(line);
+              language.predictLine(language_in, predictions,
+                                   kLanguagePredictions, 0.0f);
+              // The classifier names no language below
+              // min_alternative_confidence (not even as a guess), so neither
+              // does this row.
+              if (!predictions.empty()) {
+                if (predictions[0].first >= kMinGuessProbability) {
+                  answer->language = StripLabel(predictions[0].second);
+                }
+                answer->language_probability = predictions[0].first;
+              }
+              topic_line.push_back('\n');
+              std::istringstream topic_in(topic_line);
+              topic.predictLine(topic_in, predictions, kTopicPredictions,
+                                kTopicThreshold);
+              if (!predictions.empty()) {
+                answer->topic = StripLabel(predictions[0].second);
+                answer->topic_probability = predictions[0].first;
+              }
+            });
+      });
   if (result.ok()) {
     result->row = "A";
     result->description = "fastText predictLine, both models, in process";
@@ -267,42 +268,44 @@ absl::StatusOr<RowResult> RunFastTextRow(const std::vector<Article>& articles,
 absl::StatusOr<RowResult> RunClassifierRow(const std::vector<Article>& articles,
                                            const HarnessOptions& options,
                                            bool fasttext_engine) {
-  absl::StatusOr<RowResult> result = RunForked([&]() -> absl::StatusOr<RowResult> {
-    classify::FastTextClassifier::Options classifier_options;
-    classifier_options.language_model_path = options.language_model;
-    classifier_options.topic_model_path = options.topic_model;
-    classifier_options.fast_predictor = options.fast_predictor;
-    classifier_options.engine =
-        fasttext_engine
-            ? classify::FastTextClassifier::Options::Engine::kFastText
-            : classify::FastTextClassifier::Options::Engine::kFast;
-    absl::StatusOr<std::unique_ptr<classify::FastTextClassifier>> classifier =
-        classify::FastTextClassifier::Create(classifier_options);
-    if (!classifier.ok()) return classifier.status();
-    if (!fasttext_engine && (!(*classifier)->language_uses_fast_engine() ||
-                             !(*classifier)->topic_uses_fast_engine())) {
-      std::fprintf(stderr,
-                   "kabar-bench: warning: a model fell back to fastText's "
-                   "engine in row B\n");
-    }
-    return TimeInProcess(articles, options, [&](const Article& article,
-                                                Answer* answer) {
-      absl::StatusOr<v1::Labels> labels =
-          (*classifier)->Classify(article.title, article.body, 0);
-      if (!labels.ok()) return;
-      const v1::LanguageLabel& language = labels->language();
-      if (language.code() != classify::kUndeterminedLanguage) {
-        answer->language = language.code();
-      } else if (language.alternatives_size() > 0) {
-        answer->language = language.alternatives(0).label();
-      }
-      answer->language_probability = language.confidence();
-      if (labels->topics_size() > 0) {
-        answer->topic = labels->topics(0).label();
-        answer->topic_probability = labels->topics(0).confidence();
-      }
-    });
-  });
+  absl::StatusOr<RowResult> result =
+      RunForked([&]() -> absl::StatusOr<RowResult> {
+        classify::FastTextClassifier::Options classifier_options;
+        classifier_options.language_model_path = options.language_model;
+        classifier_options.topic_model_path = options.topic_model;
+        classifier_options.fast_predictor = options.fast_predictor;
+        classifier_options.engine =
+            fasttext_engine
+                ? classify::FastTextClassifier::Options::Engine::kFastText
+                : classify::FastTextClassifier::Options::Engine::kFast;
+        absl::StatusOr<std::unique_ptr<classify::FastTextClassifier>>
+            classifier =
+                classify::FastTextClassifier::Create(classifier_options);
+        if (!classifier.ok()) return classifier.status();
+        if (!fasttext_engine && (!(*classifier)->language_uses_fast_engine() ||
+                                 !(*classifier)->topic_uses_fast_engine())) {
+          std::fprintf(stderr,
+                       "kabar-bench: warning: a model fell back to fastText's "
+                       "engine in row B\n");
+        }
+        return TimeInProcess(
+            articles, options, [&](const Article& article, Answer* answer) {
+              absl::StatusOr<v1::Labels> labels =
+                  (*classifier)->Classify(article.title, article.body, 0);
+              if (!labels.ok()) return;
+              const v1::LanguageLabel& language = labels->language();
+              if (language.code() != classify::kUndeterminedLanguage) {
+                answer->language = language.code();
+              } else if (language.alternatives_size() > 0) {
+                answer->language = language.alternatives(0).label();
+              }
+              answer->language_probability = language.confidence();
+              if (labels->topics_size() > 0) {
+                answer->topic = labels->topics(0).label();
+                answer->topic_probability = labels->topics(0).confidence();
+              }
+            });
+      });
   if (result.ok()) {
     result->row = fasttext_engine ? "A2" : "B";
     result->description =
@@ -386,9 +389,9 @@ absl::StatusOr<RowResult> RunServiceRow(const std::vector<Article>& articles,
   run(std::min<int64_t>(options.warmup_articles, n), nullptr);
   RowResult result;
   result.row = "C";
-  result.description = absl::StrCat("kabar-classify over gRPC, ",
-                                    client_threads, " client threads, batches of ",
-                                    batch);
+  result.description =
+      absl::StrCat("kabar-classify over gRPC, ", client_threads,
+                   " client threads, batches of ", batch);
   result.answers.resize(n);
   const pid_t pid = (*service)->pid();
   const double service_cpu_start = ProcessCpuSeconds(pid);
@@ -417,27 +420,26 @@ Agreement Compare(const RowResult& reference, const RowResult& row) {
     const Answer& b = row.answers[i];
     if ((a.language != b.language || a.topic != b.topic) &&
         agreement.examples.size() < 3) {
-      agreement.examples.push_back(absl::StrCat(
-          "#", i, ": ", a.language, "/", a.topic, " (",
-          absl::StrFormat("%.3f/%.3f", a.language_probability,
-                          a.topic_probability),
-          ") vs ", b.language, "/", b.topic, " (",
-          absl::StrFormat("%.3f/%.3f", b.language_probability,
-                          b.topic_probability),
-          ")"));
+      agreement.examples.push_back(
+          absl::StrCat("#", i, ": ", a.language, "/", a.topic, " (",
+                       absl::StrFormat("%.3f/%.3f", a.language_probability,
+                                       a.topic_probability),
+                       ") vs ", b.language, "/", b.topic, " (",
+                       absl::StrFormat("%.3f/%.3f", b.language_probability,
+                                       b.topic_probability),
+                       ")"));
     }
     if (a.language == b.language) {
       ++language;
-      agreement.max_probability_diff =
-          std::max<double>(agreement.max_probability_diff,
-                           std::abs(a.language_probability -
-                                    b.language_probability));
+      agreement.max_probability_diff = std::max<double>(
+          agreement.max_probability_diff,
+          std::abs(a.language_probability - b.language_probability));
     }
     if (a.topic == b.topic) {
       ++topic;
-      agreement.max_probability_diff = std::max<double>(
-          agreement.max_probability_diff,
-          std::abs(a.topic_probability - b.topic_probability));
+      agreement.max_probability_diff =
+          std::max<double>(agreement.max_probability_diff,
+                           std::abs(a.topic_probability - b.topic_probability));
     }
   }
   agreement.language = static_cast<double>(language) / n;
@@ -455,26 +457,25 @@ std::string FormatTable(const std::vector<RowResult>& rows) {
       "| × A |\n|---|---|---:|---:|---:|---:|---:|\n";
   for (const RowResult& row : rows) {
     const double rate = row.articles_per_second();
-    std::string cpu = absl::StrFormat("%.3f", 1000 * row.cpu_seconds /
-                                                  row.articles);
+    std::string cpu =
+        absl::StrFormat("%.3f", 1000 * row.cpu_seconds / row.articles);
     if (row.client_cpu_seconds >= 0) {
-      absl::StrAppend(&cpu, absl::StrFormat(" (+%.3f client)",
-                                            1000 * row.client_cpu_seconds /
-                                                row.articles));
+      absl::StrAppend(
+          &cpu, absl::StrFormat(" (+%.3f client)",
+                                1000 * row.client_cpu_seconds / row.articles));
     }
-    std::string rss =
-        absl::StrFormat("%.0f", row.peak_rss_bytes / 1048576.0);
+    std::string rss = absl::StrFormat("%.0f", row.peak_rss_bytes / 1048576.0);
     if (row.baseline_rss_bytes > 0) {
-      absl::StrAppend(&rss, absl::StrFormat(" (%.0f inherited)",
-                                            row.baseline_rss_bytes / 1048576.0));
+      absl::StrAppend(&rss,
+                      absl::StrFormat(" (%.0f inherited)",
+                                      row.baseline_rss_bytes / 1048576.0));
     }
     absl::StrAppend(
         &out,
-        absl::StrFormat("| %s | %s | %.0f | %.2f | %s | %s | %s |\n", row.row,
-                        row.description, rate,
-                        row.bytes / 1e6 / row.wall_seconds, cpu, rss,
-                        baseline > 0 ? absl::StrFormat("%.2f", rate / baseline)
-                                     : "n/a"));
+        absl::StrFormat(
+            "| %s | %s | %.0f | %.2f | %s | %s | %s |\n", row.row,
+            row.description, rate, row.bytes / 1e6 / row.wall_seconds, cpu, rss,
+            baseline > 0 ? absl::StrFormat("%.2f", rate / baseline) : "n/a"));
   }
   return out;
 }

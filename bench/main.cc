@@ -182,28 +182,25 @@ int Run() {
   }
   absl::StrAppend(&tail, "\n");
   if (a != nullptr && b != nullptr) {
-    absl::StrAppend(&tail,
-                    absl::StrFormat("B / A = %.2f (target >= 2.0)\n",
-                                    b->articles_per_second() /
-                                        a->articles_per_second()));
+    absl::StrAppend(&tail, absl::StrFormat("B / A = %.2f (target >= 2.0)\n",
+                                           b->articles_per_second() /
+                                               a->articles_per_second()));
   }
   if (b != nullptr && c != nullptr) {
-    absl::StrAppend(&tail,
-                    absl::StrFormat("C / B = %.2f (target >= 0.9)\n",
-                                    c->articles_per_second() /
-                                        b->articles_per_second()));
+    absl::StrAppend(&tail, absl::StrFormat("C / B = %.2f (target >= 0.9)\n",
+                                           c->articles_per_second() /
+                                               b->articles_per_second()));
   }
   if (a != nullptr) {
     for (const RowResult& r : results) {
       if (&r == a) continue;
       const Agreement agreement = Compare(*a, r);
       absl::StrAppend(
-          &tail,
-          absl::StrFormat("Same answers as A, row %s: top-1 language %.3f%%, "
-                          "top-1 topic %.3f%%, max |p diff| %.2g\n",
-                          r.row, 100 * agreement.language,
-                          100 * agreement.topic,
-                          agreement.max_probability_diff));
+          &tail, absl::StrFormat(
+                     "Same answers as A, row %s: top-1 language %.3f%%, "
+                     "top-1 topic %.3f%%, max |p diff| %.2g\n",
+                     r.row, 100 * agreement.language, 100 * agreement.topic,
+                     agreement.max_probability_diff));
       for (const std::string& example : agreement.examples) {
         absl::StrAppend(&tail, "  differs: ", example, "\n");
       }

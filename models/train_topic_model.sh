@@ -13,7 +13,7 @@
 #
 # Training uses one thread and a fixed seed, so the same kabar-train build
 # on the same data writes a byte-identical file (fastText is only
-# reproducible with one thread). It takes about 15 minutes on one core.
+# reproducible with one thread). It takes about 7 CPU-minutes on one core.
 set -euo pipefail
 
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)

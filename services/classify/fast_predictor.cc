@@ -18,7 +18,7 @@ namespace {
 // densematrix.cc, quantmatrix.cc, productquantizer.cc).
 constexpr int32_t kMagic = 793712314;
 constexpr int32_t kNewestVersion = 12;
-constexpr int32_t kSupervisedModel = 3;  // model_name::sup
+constexpr int32_t kSupervisedModel = 3;         // model_name::sup
 constexpr int kCentroidsPerSubquantizer = 256;  // 8-bit codes
 // fastText's end-of-sentence token: what a newline reads as.
 constexpr absl::string_view kEndOfSentence = "</s>";
@@ -105,6 +105,15 @@ absl::Status Truncated(absl::string_view what) {
 }
 
 std::atomic<uint64_t> next_predictor_id{1};
+
+// Set bits of x. Written out because the portable x86-64 baseline has no
+// popcount instruction and __builtin_popcountll becomes a library call.
+inline uint32_t PopCount(uint64_t x) {
+  x = x - ((x >> 1) & 0x5555555555555555ull);
+  x = (x & 0x3333333333333333ull) + ((x >> 2) & 0x3333333333333333ull);
+  x = (x + (x >> 4)) & 0x0F0F0F0F0F0F0F0Full;
+  return static_cast<uint32_t>((x * 0x0101010101010101ull) >> 56);
+}
 
 // out[0..n) += in[0..n), in groups of four so that the compiler emits
 // vector instructions even at -O2: with the row loads independent, many
@@ -227,6 +236,7 @@ struct FastPredictor::Scratch {
   std::vector<float> token_sum;
   std::vector<float> output;
   std::vector<int32_t> token_hashes;
+  std::vector<int32_t> buckets;
   std::vector<int32_t> rows;
   std::vector<std::pair<float, int32_t>> heap;
   std::string word;  // "<" token ">"
@@ -555,9 +565,9 @@ absl::Status FastPredictor::Parse(absl::string_view bytes,
     case Loss::kOva:
       sigmoid_table_.reserve(kSigmoidTableSize + 1);
       for (int i = 0; i <= kSigmoidTableSize; ++i) {
-        const float x = static_cast<float>(i * 2 * kMaxSigmoid) /
-                            kSigmoidTableSize -
-                        kMaxSigmoid;
+        const float x =
+            static_cast<float>(i * 2 * kMaxSigmoid) / kSigmoidTableSize -
+            kMaxSigmoid;
         sigmoid_table_.push_back(
             static_cast<float>(1.0 / (1.0 + std::exp(-x))));
       }
@@ -570,28 +580,29 @@ absl::Status FastPredictor::Parse(absl::string_view bytes,
 
 void FastPredictor::BuildVocabularyIndex() {
   const int32_t size = static_cast<int32_t>(entry_types_.size());
-  word_hashes_.resize(size);
   size_t slots = 16;
   while (slots < 2 * static_cast<size_t>(size)) slots *= 2;
-  vocabulary_slots_.assign(slots, -1);
+  vocabulary_slots_.assign(slots, {0, -1});
   vocabulary_mask_ = static_cast<uint32_t>(slots - 1);
   for (int32_t id = 0; id < size; ++id) {
     const absl::string_view word(word_bytes_.data() + word_offsets_[id],
                                  word_offsets_[id + 1] - word_offsets_[id]);
     const uint32_t hash = Hash(word);
-    word_hashes_[id] = hash;
     uint32_t slot = hash & vocabulary_mask_;
-    while (vocabulary_slots_[slot] != -1) slot = (slot + 1) & vocabulary_mask_;
-    vocabulary_slots_[slot] = id;
+    while (vocabulary_slots_[slot].id != -1) {
+      slot = (slot + 1) & vocabulary_mask_;
+    }
+    vocabulary_slots_[slot] = {hash, id};
   }
 }
 
 int32_t FastPredictor::FindWord(absl::string_view token, uint32_t hash) const {
   for (uint32_t slot = hash & vocabulary_mask_;;
        slot = (slot + 1) & vocabulary_mask_) {
-    const int32_t id = vocabulary_slots_[slot];
-    if (id < 0) return -1;
-    if (word_hashes_[id] == hash &&
+    const VocabularySlot& entry = vocabulary_slots_[slot];
+    if (entry.id < 0) return -1;
+    const int32_t id = entry.id;
+    if (entry.hash == hash &&
         word_offsets_[id + 1] - word_offsets_[id] == token.size() &&
         std::memcmp(word_bytes_.data() + word_offsets_[id], token.data(),
                     token.size()) == 0) {
@@ -650,15 +661,14 @@ absl::Status FastPredictor::IndexPrunedRows(
       kept.emplace_back(sorted[i].first, prune_index[sorted[i].second].second);
     }
   }
-  kept_buckets_.assign(static_cast<size_t>(bucket_) / 64 + 1, 0);
+  kept_buckets_.assign(static_cast<size_t>(bucket_) / 64 + 1, {0, 0});
   for (const auto& [bucket, unused] : kept) {
-    kept_buckets_[bucket / 64] |= uint64_t{1} << (bucket % 64);
+    kept_buckets_[bucket / 64].bits |= uint64_t{1} << (bucket % 64);
   }
-  kept_before_.resize(kept_buckets_.size());
   uint32_t before = 0;
-  for (size_t w = 0; w < kept_buckets_.size(); ++w) {
-    kept_before_[w] = before;
-    before += static_cast<uint32_t>(__builtin_popcountll(kept_buckets_[w]));
+  for (KeptBuckets& word : kept_buckets_) {
+    word.before = before;
+    before += PopCount(word.bits);
   }
   // Row nwords_ + rank takes the codes of row nwords_ + old offset.
   const size_t code_bytes = quantizer->nsubq;
@@ -684,22 +694,22 @@ absl::Status FastPredictor::IndexPrunedRows(
 
 int32_t FastPredictor::BucketRow(int32_t bucket_id) const {
   if (!pruned_) return nwords_ + bucket_id;
-  const uint64_t word = kept_buckets_[bucket_id / 64];
+  const KeptBuckets& word = kept_buckets_[bucket_id / 64];
   const uint64_t bit = uint64_t{1} << (bucket_id % 64);
-  if ((word & bit) == 0) return -1;
-  return nwords_ + static_cast<int32_t>(kept_before_[bucket_id / 64]) +
-         __builtin_popcountll(word & (bit - 1));
+  if ((word.bits & bit) == 0) return -1;
+  return nwords_ +
+         static_cast<int32_t>(word.before + PopCount(word.bits & (bit - 1)));
 }
 
-void FastPredictor::AppendSubwordRows(absl::string_view token,
-                                      std::vector<int32_t>* rows) const {
+void FastPredictor::AppendSubwordBuckets(absl::string_view token,
+                                         std::vector<int32_t>* buckets) const {
   if (maxn_ <= 0 || bucket_ <= 0) return;
   // Over the virtual string "<" token ">".
   const size_t size = token.size() + 2;
   const auto at = [&](size_t i) -> char {
     return i == 0 ? '<' : i == size - 1 ? '>' : token[i - 1];
   };
-  const uint32_t buckets = static_cast<uint32_t>(bucket_);
+  const uint32_t num_buckets = static_cast<uint32_t>(bucket_);
   for (size_t i = 0; i < size; ++i) {
     if (IsUtf8Continuation(at(i))) continue;
     uint32_t h = kHashSeed;
@@ -710,10 +720,39 @@ void FastPredictor::AppendSubwordRows(absl::string_view token,
       // Character n-grams of minn..maxn characters; the lone "<" and ">"
       // are not n-grams.
       if (n >= minn_ && !(n == 1 && (i == 0 || j == size))) {
-        const int32_t row = BucketRow(static_cast<int32_t>(h % buckets));
-        if (row >= 0) rows->push_back(row);
+        const int32_t bucket = static_cast<int32_t>(h % num_buckets);
+        PrefetchBucket(bucket);
+        buckets->push_back(bucket);
       }
     }
+  }
+}
+
+void FastPredictor::PrefetchBucket(int32_t bucket_id) const {
+  if (pruned_) {
+    __builtin_prefetch(&kept_buckets_[bucket_id / 64]);
+  } else {
+    PrefetchRow(nwords_ + bucket_id);
+  }
+}
+
+void FastPredictor::PrefetchRow(int32_t row) const {
+  if (input_dense_.empty()) return;
+  const char* data = reinterpret_cast<const char*>(
+      input_dense_.data() + static_cast<size_t>(row) * dim_);
+  const size_t bytes = dim_ * sizeof(float);
+  for (size_t offset = 0; offset < bytes && offset < 256; offset += 64) {
+    __builtin_prefetch(data + offset);
+  }
+}
+
+void FastPredictor::ResolveBuckets(const std::vector<int32_t>& buckets,
+                                   std::vector<int32_t>* rows) const {
+  for (int32_t bucket : buckets) {
+    const int32_t row = BucketRow(bucket);
+    if (row < 0) continue;
+    PrefetchRow(row);
+    rows->push_back(row);
   }
 }
 
@@ -725,13 +764,18 @@ void FastPredictor::AddInputRow(int32_t row, float* out) const {
   AddTo(out, input_dense_.data() + static_cast<size_t>(row) * dim_, dim_);
 }
 
-int32_t FastPredictor::ComputeTokenSum(absl::string_view token,
-                                       int32_t word_id, Scratch* scratch,
-                                       float* sum) const {
+int32_t FastPredictor::ComputeTokenSum(absl::string_view token, int32_t word_id,
+                                       Scratch* scratch, float* sum) const {
+  // Three passes, each issuing its loads before using them, so that the
+  // memory latency of the n-grams overlaps: hash every n-gram, then find
+  // their rows, then add the rows.
+  std::vector<int32_t>& buckets = scratch->buckets;
   std::vector<int32_t>& rows = scratch->rows;
+  buckets.clear();
   rows.clear();
   if (word_id >= 0) rows.push_back(word_id);
-  if (token != kEndOfSentence) AppendSubwordRows(token, &rows);
+  if (token != kEndOfSentence) AppendSubwordBuckets(token, &buckets);
+  ResolveBuckets(buckets, &rows);
   std::fill(sum, sum + dim_, 0.0f);
   for (int32_t row : rows) AddInputRow(row, sum);
   return static_cast<int32_t>(rows.size());
@@ -739,8 +783,8 @@ int32_t FastPredictor::ComputeTokenSum(absl::string_view token,
 
 void FastPredictor::PrecomputeWordSums(const Options& options) {
   const size_t per_word = dim_ * sizeof(float) + sizeof(int32_t);
-  num_word_sums_ = static_cast<int32_t>(std::min<size_t>(
-      nwords_, options.max_word_sums_bytes / per_word));
+  num_word_sums_ = static_cast<int32_t>(
+      std::min<size_t>(nwords_, options.max_word_sums_bytes / per_word));
   word_sums_.assign(static_cast<size_t>(num_word_sums_) * dim_, 0.0f);
   word_row_counts_.resize(num_word_sums_);
   Scratch scratch;
@@ -759,8 +803,8 @@ FastPredictor::TokenCache* FastPredictor::ThreadTokenCache() const {
       caches;
   for (size_t i = 0; i < caches.size(); ++i) {
     if (caches[i].first == id_) {
-      if (i != 0) std::rotate(caches.begin(), caches.begin() + i,
-                              caches.begin() + i + 1);
+      if (i != 0)
+        std::rotate(caches.begin(), caches.begin() + i, caches.begin() + i + 1);
       return caches.front().second.get();
     }
   }
@@ -794,8 +838,9 @@ void FastPredictor::Predict(absl::string_view line, int k, float threshold,
     // Start fetching the token's cache slot while the vocabulary is probed.
     if (use_cache) cache->Prefetch(hash);
     const int32_t id = FindWord(token, hash);
-    const bool is_word = id >= 0 ? entry_types_[id] == 0
-                                 : !absl::StartsWith(token, kDefaultLabelPrefix);
+    const bool is_word = id >= 0
+                             ? entry_types_[id] == 0
+                             : !absl::StartsWith(token, kDefaultLabelPrefix);
     if (!is_word) return;  // Labels are not input.
     if (word_ngrams_ > 1) {
       scratch.token_hashes.push_back(static_cast<int32_t>(hash));
@@ -839,20 +884,25 @@ void FastPredictor::Predict(absl::string_view line, int k, float threshold,
 
   // Word n-grams, as Dictionary::addWordNgrams: the int32 hashes widen to
   // 64 bits with sign extension.
+  // Hashed, then looked up, then added, like a token's n-grams.
   const std::vector<int32_t>& hashes = scratch.token_hashes;
+  scratch.buckets.clear();
+  scratch.rows.clear();
   for (size_t a = 0; a < hashes.size(); ++a) {
     uint64_t h = static_cast<uint64_t>(static_cast<int64_t>(hashes[a]));
     for (size_t b = a + 1;
          b < hashes.size() && b < a + static_cast<size_t>(word_ngrams_); ++b) {
-      h = h * 116049371 + static_cast<uint64_t>(static_cast<int64_t>(hashes[b]));
-      const int32_t row = BucketRow(
-          static_cast<int32_t>(h % static_cast<uint64_t>(bucket_)));
-      if (row >= 0) {
-        AddInputRow(row, hidden.data());
-        ++num_rows;
-      }
+      h = h * 116049371 +
+          static_cast<uint64_t>(static_cast<int64_t>(hashes[b]));
+      const int32_t bucket =
+          static_cast<int32_t>(h % static_cast<uint64_t>(bucket_));
+      PrefetchBucket(bucket);
+      scratch.buckets.push_back(bucket);
     }
   }
+  ResolveBuckets(scratch.buckets, &scratch.rows);
+  for (int32_t row : scratch.rows) AddInputRow(row, hidden.data());
+  num_rows += static_cast<int64_t>(scratch.rows.size());
 
   if (num_rows == 0) return;  // fastText predicts nothing for no input.
   // Model::computeHidden multiplies by a float 1/n.
@@ -977,11 +1027,9 @@ void FastPredictor::Dfs(int k, float threshold, int32_t node, float score,
 size_t FastPredictor::memory_bytes() const {
   size_t bytes = word_bytes_.capacity() +
                  word_offsets_.capacity() * sizeof(uint32_t) +
-                 word_hashes_.capacity() * sizeof(uint32_t) +
                  entry_types_.capacity() +
-                 vocabulary_slots_.capacity() * sizeof(int32_t) +
-                 kept_buckets_.capacity() * sizeof(uint64_t) +
-                 kept_before_.capacity() * sizeof(uint32_t) +
+                 vocabulary_slots_.capacity() * sizeof(VocabularySlot) +
+                 kept_buckets_.capacity() * sizeof(KeptBuckets) +
                  input_dense_.capacity() * sizeof(float) +
                  word_sums_.capacity() * sizeof(float) +
                  word_row_counts_.capacity() * sizeof(int32_t) +

@@ -1,35 +1,45 @@
 // Copyright kabar authors.
 // FastPredictor: prediction for supervised fastText models that gives
-// fastText's answers (same labels, probabilities equal up to float rounding)
-// at a fraction of the cost. FastTextClassifier uses it behind the
+// fastText's answers (same labels; probabilities equal up to float
+// rounding) for a fraction of the CPU. FastTextClassifier uses it behind the
 // Classifier interface and keeps fastText's own predictLine for comparison
-// and for models this class does not support.
+// and for models this class does not support. fastText is not included:
+// the class reads the model file itself.
 //
 // Why it is faster. fastText's predictLine turns a line into a list of input
-// rows (for each token: its word row and one row per character n-gram; then
-// one row per word n-gram), re-deriving every list from strings on every
-// call, and dequantizes every row of a quantized (.ftz) model as it adds it.
-// FastPredictor reads the model file itself and
-//  - dequantizes the input matrix once at load (within a memory budget);
-//  - keeps, per vocabulary word, the sum of its rows and how many there
-//    are (within a memory budget, most frequent words first);
-//  - keeps, per thread, a bounded cache of those sums for tokens outside
-//    the vocabulary (the costly case: lid.176 knows only ~7,000 words, so
-//    most tokens are hashed into character n-grams);
-//  - reads each line once, hashing as it splits, with no per-call heap
-//    allocation once a thread's scratch buffers have grown.
-// The hidden vector is then the same average fastText computes, summed in a
-// different order, so results differ only by float rounding (~1e-7).
+// rows (per token its word row and one row per character n-gram, then one
+// row per word n-gram), rebuilding each n-gram as a std::string, looking
+// every hashed n-gram up in an unordered_map (quantized models) and
+// dequantizing every row as it adds it. FastPredictor
+//  - dequantizes the input matrix once at load (within a memory budget) and
+//    adds rows with vector instructions;
+//  - keeps, per vocabulary word, the sum of its rows and their count
+//    (within a memory budget, most frequent words first), so a known word
+//    costs one row instead of ~20;
+//  - hashes n-grams incrementally while scanning the token, maps hashed
+//    buckets to rows through a rank bitmap instead of a hash map, and issues
+//    the loads of a token's n-grams before using them, so that their memory
+//    latency overlaps;
+//  - keeps, per thread, a bounded direct-mapped cache of the row sums of
+//    tokens outside the vocabulary (lid.176 knows only ~7,000 words) that
+//    recur, standing aside when its hit rate is too low to pay;
+//  - reads each line once with no per-call heap allocation once a thread's
+//    scratch buffers have grown.
+// The hidden vector is the same average fastText computes, summed in a
+// different order (token by token), so probabilities differ by float
+// rounding: ~1e-6 on article-length text, up to ~1e-4 on a 400 KB text
+// where fastText's own float running sum over ~10^6 rows drifts.
 //
-// What it reproduces of fastText 0.9.2: whitespace tokenization and the
-// end-of-sentence token "</s>", the signed-char FNV-1a hash, character
-// n-grams of "<word>" between minn and maxn (UTF-8 aware, the lone "<" and
-// ">" skipped), word n-grams for wordNgrams > 1, the bucket modulus and the
-// pruned-index remapping of quantized models, product-quantized input and
-// output matrices with or without quantized norms, the softmax,
-// hierarchical-softmax, one-vs-all and negative-sampling output layers, and
-// fastText's top-k with threshold (scores are log(p + 1e-5), probabilities
-// their exp).
+// What it reproduces of fastText 0.9.2: whitespace tokenization with the
+// end-of-sentence token "</s>" (which also ends the line when written in
+// it), label tokens skipped, the signed-char FNV-1a hash, character n-grams
+// of "<word>" between minn and maxn (UTF-8 aware, the lone "<" and ">"
+// skipped), word n-grams for wordNgrams > 1 with fastText's sign-extending
+// hash combination, the bucket modulus and pruned-index remapping of
+// quantized models, product-quantized input and output matrices with or
+// without quantized norms, the softmax, hierarchical-softmax, one-vs-all and
+// negative-sampling output layers, and fastText's top-k with threshold
+// (scores are log(p + 1e-5), probabilities their exp).
 #ifndef KABAR_SERVICES_CLASSIFY_FAST_PREDICTOR_H_
 #define KABAR_SERVICES_CLASSIFY_FAST_PREDICTOR_H_
 
@@ -37,6 +47,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/status/statusor.h"
@@ -49,25 +60,29 @@ namespace kabar::classify {
 class FastPredictor final {
  public:
   struct Options {
-    // Largest dequantized input matrix (rows x dim floats) kept in memory.
-    // Default 256 MiB: lid.176.ftz needs ~8 MiB and a quantized topic model
-    // tens of MiB. Larger matrices (typically unquantized .bin models, with
-    // 2M hashed rows) are read in place from the model's own storage:
-    // dequantized row by row for .ftz, or copied once for .bin only if they
-    // fit. Create fails with RESOURCE_EXHAUSTED for a .bin model over it.
+    // Largest input matrix, in bytes as floats (rows x dim x 4), kept
+    // dequantized in memory. Default 256 MiB: lid.176.ftz takes 4 MiB and a
+    // quantized topic model tens of MiB. Dequantized rows are 4-8x larger
+    // than their codes but add with a few vector instructions instead of one
+    // centroid lookup per pair of floats, which measured ~1.6x faster. A
+    // quantized matrix over the budget stays quantized and is dequantized
+    // row by row; an unquantized (.bin) one is copied only if it fits, else
+    // Create fails with RESOURCE_EXHAUSTED.
     size_t max_input_matrix_bytes = size_t{256} << 20;
     // Memory for the per-word row sums, filled most frequent word first.
-    // Default 64 MiB: all of lid.176's words take 0.5 MiB; a topic model
-    // with 100k words and dim 50 takes 20 MiB. Words past the budget go
-    // through the per-thread token cache instead. 0 disables it.
+    // Default 64 MiB: all of lid.176's words take 0.5 MiB, a topic model
+    // with 27k words at dim 24 takes 2.6 MiB. Words past the budget are
+    // summed per use (and may enter the token cache). 0 disables the sums.
     size_t max_word_sums_bytes = size_t{64} << 20;
-    // Memory each thread may use for its cache of row sums of tokens that
-    // have none precomputed (out-of-vocabulary tokens), per model. Default
-    // 4 MiB: ~17k tokens at dim 16 (lid.176), ~8k at dim 50, enough for the
-    // recurring tokens of a news stream. The cache keeps two generations
-    // and drops the older when the newer fills, approximating LRU. A thread
-    // holds caches for at most 4 models (the most recently used), so the
-    // worst case is 4 x this per thread. 0 disables it.
+    // Memory each thread may use, per model, to cache the row sums of
+    // tokens with no precomputed sum (out-of-vocabulary tokens), direct-
+    // mapped and admitting a token on its second sighting. Default 4 MiB:
+    // 32k tokens for lid.176, 13k at dim 24. It pays when tokens recur
+    // (measured ~15% less CPU on ten news languages) and costs a little
+    // where they do not (~10% more on an even mix of 205 languages; it then
+    // mostly stands aside). Memory is committed as slots are used. A thread
+    // holds caches for its 4 most recently used models, so the worst case
+    // is 4 x this per thread. 0 disables it.
     size_t token_cache_bytes_per_thread = size_t{4} << 20;
   };
 
@@ -95,8 +110,8 @@ class FastPredictor final {
   // the up to `k` most likely labels with probability at or above
   // `threshold`, most likely first, into *predictions (cleared first). Only
   // text before the first '\n' counts, as in fastText. A line with no
-  // input rows (e.g. only labels) gets no predictions.
-  // REQUIRES: k >= 1.
+  // input rows (e.g. only labels) gets no predictions. k < 1 means every
+  // label (fastText's k = -1).
   void Predict(absl::string_view line, int k, float threshold,
                std::vector<Prediction>* predictions) const;
 
@@ -136,12 +151,19 @@ class FastPredictor final {
 
   // Dictionary id of `token` (fastText's getId: words, then labels), or -1.
   int32_t FindWord(absl::string_view token, uint32_t hash) const;
-  // Appends to *rows the input rows of the character n-grams of
-  // "<" token ">", as fastText's computeSubwords + pushHash.
-  void AppendSubwordRows(absl::string_view token,
-                         std::vector<int32_t>* rows) const;
-  // Maps a hashed bucket to its input row, or -1 when pruned away.
+  // Appends to *buckets the hash buckets of the character n-grams of
+  // "<" token ">", as fastText's computeSubwords, prefetching their rows.
+  void AppendSubwordBuckets(absl::string_view token,
+                            std::vector<int32_t>* buckets) const;
+  // Maps a hashed bucket to its input row, or -1 when pruned away (as
+  // fastText's pushHash).
   int32_t BucketRow(int32_t bucket_id) const;
+  // Appends the rows of `buckets` that exist to *rows, prefetching them.
+  void ResolveBuckets(const std::vector<int32_t>& buckets,
+                      std::vector<int32_t>* rows) const;
+  // Cache hints for what BucketRow and AddInputRow will read.
+  void PrefetchBucket(int32_t bucket_id) const;
+  void PrefetchRow(int32_t row) const;
   // out[0..dim) += input row `row`, dequantized as fastText does.
   void AddInputRow(int32_t row, float* out) const;
   // Sums the rows of a token with no precomputed sum into `sum` and returns
@@ -181,22 +203,30 @@ class FastPredictor final {
   // is word_bytes_[word_offsets_[i], word_offsets_[i + 1]).
   std::string word_bytes_;
   std::vector<uint32_t> word_offsets_;
-  std::vector<uint32_t> word_hashes_;
   // Entry types (0 word, 1 label) of every dictionary entry, words first.
   std::vector<int8_t> entry_types_;
-  // Open addressing, linear probing: slot -> dictionary entry id or -1.
-  std::vector<int32_t> vocabulary_slots_;
+  // Open addressing, linear probing. A slot holds an entry's hash beside
+  // its id (-1: empty), so an unknown token is usually turned away without
+  // touching the words themselves.
+  struct VocabularySlot {
+    uint32_t hash;
+    int32_t id;
+  };
+  std::vector<VocabularySlot> vocabulary_slots_;
   uint32_t vocabulary_mask_ = 0;
   std::vector<std::string> labels_;
   // Quantized models keep only some hashed rows (pruned_), which this class
   // reorders by bucket id: a kept bucket's row is nwords_ plus the number of
   // kept buckets before it, a rank answered from a bitmap of kept buckets
   // (bit b of word b / 64) and the running count before each word. That is
-  // ~2 cache lines of a 375 KiB table per lookup where fastText probes an
+  // one cache line of a 500 KiB table per lookup where fastText probes an
   // unordered_map. Unpruned models map bucket b to row nwords_ + b.
   bool pruned_ = false;
-  std::vector<uint64_t> kept_buckets_;
-  std::vector<uint32_t> kept_before_;
+  struct KeptBuckets {
+    uint64_t bits;    // bucket 64 * i + b is kept if bit b is set
+    uint32_t before;  // kept buckets before bucket 64 * i
+  };
+  std::vector<KeptBuckets> kept_buckets_;
 
   // --- Input matrix ---
   int64_t input_rows_ = 0;

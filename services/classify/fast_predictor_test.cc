@@ -95,8 +95,8 @@ std::vector<Article> BuildArticles(const std::vector<Sentence>& sentences) {
       paragraphs.push_back(pool[random() % pool.size()]->text);
     }
     Article article;
-    article.name = absl::StrCat("article ", a, " (", lang,
-                                mixed ? "+" + other : "", ")");
+    article.name =
+        absl::StrCat("article ", a, " (", lang, mixed ? "+" + other : "", ")");
     article.title = paragraphs[0];
     paragraphs.erase(paragraphs.begin());
     article.body = absl::StrJoin(paragraphs, "\n");
@@ -116,7 +116,8 @@ std::vector<Article> EdgeCases(const std::vector<Sentence>& sentences) {
       {"Thai without spaces", "",
        "รัฐบาลประกาศมาตรการใหม่เพื่อควบคุมราคาอาหารที่สูงขึ้น"},
       {"emoji", "🎉🎉 Big win 🏆⚽",
-       "Fans 😀😀😀 celebrated 🇮🇩🇮🇩 all night 👍🏽 ❤️‍🔥"},
+       "Fans 😀😀😀 celebrated 🇮🇩🇮🇩 all night 👍🏽 "
+       "❤️‍🔥"},
       // Known labels (of lid.176 and the trained models) and unknown ones.
       {"label-like tokens", "__label__en __label__fr __label__health",
        "__label__sports text __label__ with __label__ind_Latn_travel labels "
@@ -126,7 +127,8 @@ std::vector<Article> EdgeCases(const std::vector<Sentence>& sentences) {
       {"numbers", "2024 12,5% 1.000.000", "+62 21 555 0199"},
       {"tabs and controls", "a\tb\vc\fd", "x\ry\n\nz"},
       {"long token", std::string(5000, 'x'), ""},
-      {"repeated word", "", [] {
+      {"repeated word", "",
+       [] {
          std::string s;
          for (int i = 0; i < 3000; ++i) s += "the ";
          return s;
@@ -134,8 +136,8 @@ std::vector<Article> EdgeCases(const std::vector<Sentence>& sentences) {
   };
   // Out-of-vocabulary heavy: random words over several scripts.
   std::mt19937 random(7);
-  const std::vector<std::string> letters = {"a", "q", "z", "é", "ß", "ж",
-                                            "ы", "λ", "ع", "क", "ต", "한", "字"};
+  const std::vector<std::string> letters = {"a", "q", "z", "é", "ß",  "ж", "ы",
+                                            "λ", "ع", "क", "ต", "한", "字"};
   std::string oov;
   for (int w = 0; w < 400; ++w) {
     const int length = 1 + static_cast<int>(random() % 12);
@@ -206,10 +208,9 @@ class FastPredictorTest : public ::testing::Test {
       }
     }
     const auto add = [&](const std::string& name, const std::string& corpus,
-                         fasttext::loss_name loss,
-                         int dim, int word_ngrams, int minn, int maxn,
-                         int bucket, bool quantize, size_t cutoff, bool qout,
-                         bool qnorm) {
+                         fasttext::loss_name loss, int dim, int word_ngrams,
+                         int minn, int maxn, int bucket, bool quantize,
+                         size_t cutoff, bool qout, bool qnorm) {
       fasttext::Args args;
       args.loss = loss;
       args.dim = dim;
@@ -242,8 +243,8 @@ class FastPredictorTest : public ::testing::Test {
         loss_name::softmax, 16, 2, 2, 4, 100000, true, 0, false, false);
     add("dense bin softmax, bigrams, subwords", topics, loss_name::softmax, 20,
         2, 2, 5, 50000, false, 0, false, false);
-    add("dense bin without subwords or n-grams", topics, loss_name::softmax,
-        16, 1, 0, 0, 0, false, 0, false, false);
+    add("dense bin without subwords or n-grams", topics, loss_name::softmax, 16,
+        1, 0, 0, 0, false, 0, false, false);
     add("hs ftz, bigrams, 1.4k labels", many, loss_name::hs, 16, 2, 2, 4,
         100000, true, 20000, false, true);
     add("ova ftz, quantized output, 1.4k labels", many, loss_name::ova, 16, 2,
@@ -307,10 +308,10 @@ struct Comparison {
   }
 };
 
-Comparison Compare(const fasttext::FastText& reference,
-                   const FastPredictor& fast,
-                   const std::vector<std::pair<std::string, std::string>>& lines,
-                   int k, float threshold) {
+Comparison Compare(
+    const fasttext::FastText& reference, const FastPredictor& fast,
+    const std::vector<std::pair<std::string, std::string>>& lines, int k,
+    float threshold) {
   Comparison result;
   std::vector<std::pair<fasttext::real, std::string>> expected;
   std::vector<FastPredictor::Prediction> actual;
@@ -327,8 +328,8 @@ Comparison Compare(const fasttext::FastText& reference,
       ++result.top1_agree;
     } else {
       result.disagreements.push_back(absl::StrCat(
-          name, ": fastText ",
-          expected.empty() ? "(none)" : expected[0].second, " vs fast ",
+          name, ": fastText ", expected.empty() ? "(none)" : expected[0].second,
+          " vs fast ",
           actual.empty() ? "(none)" : fast.labels()[actual[0].label]));
     }
     // Probabilities, matched by label (a near-tie may swap neighbours).
@@ -342,8 +343,7 @@ Comparison Compare(const fasttext::FastText& reference,
         }
       }
     }
-    if (expected.size() != actual.size() &&
-        result.disagreements.size() < 20) {
+    if (expected.size() != actual.size() && result.disagreements.size() < 20) {
       result.disagreements.push_back(absl::StrCat(
           name, ": ", expected.size(), " vs ", actual.size(), " labels"));
     }
@@ -467,8 +467,8 @@ TEST_F(FastPredictorTest, RejectsWhatIsNotAModel) {
           .ok());
   // Every truncation of a real model fails cleanly.
   const std::string bytes = ReadAll((*models_)[4].path);
-  for (size_t size : {size_t{8}, size_t{60}, bytes.size() / 2,
-                      bytes.size() - 1}) {
+  for (size_t size :
+       {size_t{8}, size_t{60}, bytes.size() / 2, bytes.size() - 1}) {
     EXPECT_FALSE(
         FastPredictor::Create(bytes.substr(0, size), FastPredictor::Options())
             .ok())

@@ -160,9 +160,8 @@ namespace {
 // The fast engine for `bytes`, checked against what fastText loaded from
 // the same bytes; null (and a logged reason) when it cannot be used.
 std::unique_ptr<const FastPredictor> MakeFastPredictor(
-    const std::string& role, const std::string& path,
-    const std::string& bytes, const fasttext::FastText& fasttext,
-    const FastPredictor::Options& options) {
+    const std::string& role, const std::string& path, const std::string& bytes,
+    const fasttext::FastText& fasttext, const FastPredictor::Options& options) {
   const auto fall_back = [&](absl::string_view why) {
     common::LogWarning(absl::StrCat("using fastText's predict for ", role,
                                     " model ", path, ": ", why));
@@ -174,11 +173,11 @@ std::unique_ptr<const FastPredictor> MakeFastPredictor(
   const fasttext::Args args = fasttext.getArgs();
   std::shared_ptr<const fasttext::Dictionary> dictionary =
       fasttext.getDictionary();
-  bool same = (*fast)->dim() == args.dim &&
-              (*fast)->num_words() == dictionary->nwords() &&
-              (*fast)->loss() == static_cast<int>(args.loss) &&
-              static_cast<int32_t>((*fast)->labels().size()) ==
-                  dictionary->nlabels();
+  bool same =
+      (*fast)->dim() == args.dim &&
+      (*fast)->num_words() == dictionary->nwords() &&
+      (*fast)->loss() == static_cast<int>(args.loss) &&
+      static_cast<int32_t>((*fast)->labels().size()) == dictionary->nlabels();
   for (int32_t i = 0; same && i < dictionary->nlabels(); ++i) {
     same = (*fast)->labels()[i] == dictionary->getLabel(i);
   }
@@ -189,8 +188,7 @@ std::unique_ptr<const FastPredictor> MakeFastPredictor(
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<const FastTextClassifier::Model>>
-FastTextClassifier::LoadModel(const std::string& role,
-                              const std::string& path,
+FastTextClassifier::LoadModel(const std::string& role, const std::string& path,
                               const Options& options) {
   KABAR_ASSIGN_OR_RETURN(const std::string bytes, ReadFile(role, path));
   const auto invalid = [&](absl::string_view why) {
@@ -234,8 +232,8 @@ FastTextClassifier::LoadModel(const std::string& role,
   *info.mutable_loaded_at() = ToTimestamp(absl::Now());
   info.set_size_bytes(static_cast<int64_t>(bytes.size()));
   if (options.engine == Options::Engine::kFast) {
-    model->fast = MakeFastPredictor(role, path, bytes, *fasttext,
-                                    options.fast_predictor);
+    model->fast =
+        MakeFastPredictor(role, path, bytes, *fasttext, options.fast_predictor);
   }
   model->fasttext = std::move(fasttext);
   return model;
@@ -244,8 +242,9 @@ FastTextClassifier::LoadModel(const std::string& role,
 absl::StatusOr<std::unique_ptr<FastTextClassifier>> FastTextClassifier::Create(
     const Options& options) {
   KABAR_RETURN_IF_ERROR(ValidateOptions(options));
-  KABAR_ASSIGN_OR_RETURN(std::unique_ptr<const Model> language,
-                         LoadModel("language", options.language_model_path, options));
+  KABAR_ASSIGN_OR_RETURN(
+      std::unique_ptr<const Model> language,
+      LoadModel("language", options.language_model_path, options));
   KABAR_ASSIGN_OR_RETURN(std::unique_ptr<const Model> topic,
                          LoadModel("topic", options.topic_model_path, options));
   return std::unique_ptr<FastTextClassifier>(
@@ -285,9 +284,9 @@ absl::StatusOr<v1::Labels> FastTextClassifier::Classify(
 
   // Reused per thread: no allocation per call once warm.
   thread_local std::vector<Prediction> predictions;
-  KABAR_RETURN_IF_ERROR(language_->Predict(
-      line, 1 + options_.max_language_alternatives, /*threshold=*/0.0f,
-      &predictions));
+  KABAR_RETURN_IF_ERROR(
+      language_->Predict(line, 1 + options_.max_language_alternatives,
+                         /*threshold=*/0.0f, &predictions));
   const std::vector<Prediction>& languages = predictions;
   if (!languages.empty()) {
     const bool sure =

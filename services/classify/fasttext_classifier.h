@@ -137,8 +137,7 @@ class FastTextClassifier final : public Classifier {
   // Reads, checks and loads one model file, preparing the engine `options`
   // asks for. Errors as for Create.
   static absl::StatusOr<std::unique_ptr<const Model>> LoadModel(
-      const std::string& role, const std::string& path,
-      const Options& options);
+      const std::string& role, const std::string& path, const Options& options);
 
   FastTextClassifier(Options options, std::unique_ptr<const Model> language,
                      std::unique_ptr<const Model> topic);

@@ -39,6 +39,13 @@ const std::string kSourceDir = KABAR_SOURCE_DIR;
 
 // Restartable service on a fixed port, so its peers can find it again.
 struct Service {
+  Service(std::string binary, std::vector<std::string> args, std::string health,
+          std::string dir)
+      : binary(std::move(binary)),
+        args(std::move(args)),
+        health(std::move(health)),
+        dir(std::move(dir)) {}
+
   std::string binary;
   std::vector<std::string> args;
   std::string health;
