@@ -4,6 +4,7 @@
 #include "bench/harness.h"
 
 #include <fasttext/fasttext.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -407,6 +408,118 @@ absl::StatusOr<RowResult> RunServiceRow(const std::vector<Article>& articles,
   (void)(*service)->Stop();
   std::filesystem::remove_all(work_dir);
   if (!failure.ok()) return failure;
+  return result;
+}
+
+absl::StatusOr<RowResult> RunEndToEndRow(const std::vector<Article>& articles,
+                                         const HarnessOptions& options) {
+  const std::string work_dir = testing::MakeTempDir("bench-e2e");
+  const auto cleanup = [&] { std::filesystem::remove_all(work_dir); };
+  const std::string corpus = work_dir + "/corpus.jsonl";
+  if (absl::Status s = WriteJsonLines(articles, corpus); !s.ok()) {
+    cleanup();
+    return s;
+  }
+  const int threads = Threads(options);
+  const auto start = [&](const std::string& binary,
+                         const std::vector<std::string>& args,
+                         const std::string& service) {
+    return testing::ServiceProcess::Start(testing::BinaryPath(binary), args,
+                                          work_dir, service);
+  };
+  absl::StatusOr<std::unique_ptr<testing::ServiceProcess>> store =
+      start("kabar-store", {"--db=" + work_dir + "/kabar.db"},
+            "kabar.v1.StoreService");
+  absl::StatusOr<std::unique_ptr<testing::ServiceProcess>> classify =
+      start("kabar-classify",
+            {"--language_model=" +
+                 std::filesystem::absolute(options.language_model).string(),
+             "--topic_model=" +
+                 std::filesystem::absolute(options.topic_model).string(),
+             absl::StrCat("--threads=", threads)},
+            kClassifierServiceName);
+  if (!store.ok() || !classify.ok()) {
+    cleanup();
+    return !store.ok() ? store.status() : classify.status();
+  }
+  absl::StatusOr<std::unique_ptr<testing::ServiceProcess>> ingest = start(
+      "kabar-ingest",
+      {"--classifier=" + (*classify)->address(),
+       "--store=" + (*store)->address(), "--spool_dir=" + work_dir + "/spool"},
+      "kabar.v1.IngestService");
+  if (!ingest.ok()) {
+    cleanup();
+    return ingest.status();
+  }
+
+  // Warm classify up as the other rows are (its caches, its pages).
+  {
+    client::ClientOptions client_options;
+    client_options.address = (*classify)->address();
+    const client::ClassifyClient client(client_options);
+    const int64_t warmup =
+        std::min<int64_t>(options.warmup_articles, articles.size());
+    for (int64_t begin = 0; begin < warmup; begin += 64) {
+      v1::ClassifyBatchRequest request;
+      for (int64_t i = begin; i < std::min<int64_t>(warmup, begin + 64); ++i) {
+        v1::TextToClassify* text = request.add_texts();
+        text->set_title(articles[i].title);
+        text->set_body(articles[i].body);
+      }
+      (void)client.ClassifyBatch(request);
+    }
+  }
+
+  const std::vector<const testing::ServiceProcess*> services = {
+      store->get(), classify->get(), ingest->get()};
+  const auto services_cpu = [&] {
+    double total = 0;
+    for (const testing::ServiceProcess* service : services) {
+      total += ProcessCpuSeconds(service->pid());
+    }
+    return total;
+  };
+  const auto children_cpu = [] {
+    rusage usage{};
+    getrusage(RUSAGE_CHILDREN, &usage);
+    return usage.ru_utime.tv_sec + usage.ru_utime.tv_usec * 1e-6 +
+           usage.ru_stime.tv_sec + usage.ru_stime.tv_usec * 1e-6;
+  };
+  const double cpu_start = services_cpu();
+  const double client_start = children_cpu();
+  const absl::Time begin = absl::Now();
+  std::string output;
+  absl::StatusOr<int> code =
+      testing::RunCommand({testing::BinaryPath("kabar"), "ingest",
+                           "--ingest=" + (*ingest)->address(), corpus},
+                          &output);
+  RowResult result;
+  result.wall_seconds = absl::ToDoubleSeconds(absl::Now() - begin);
+  result.cpu_seconds = services_cpu() - cpu_start;
+  result.client_cpu_seconds = children_cpu() - client_start;
+  result.peak_rss_bytes = 0;
+  for (const testing::ServiceProcess* service : services) {
+    result.peak_rss_bytes += PeakRssBytes(service->pid());
+  }
+  for (auto* service : {&*ingest, &*classify, &*store}) {
+    (void)(*service)->Stop();
+  }
+  cleanup();
+  if (!code.ok()) return code.status();
+  if (*code != 0) {
+    return absl::InternalError(absl::StrCat("kabar ingest exited with ", *code,
+                                            ": ", output.substr(0, 2000)));
+  }
+  result.row = "D";
+  result.description =
+      "end to end: kabar ingest -> ingest -> classify -> store (SQLite), "
+      "all acknowledged";
+  result.articles = static_cast<int64_t>(articles.size());
+  result.bytes = static_cast<int64_t>(TextBytes(articles));
+  // The CLI's summary line, e.g. "sent 800, accepted 800, ...".
+  std::vector<absl::string_view> lines =
+      absl::StrSplit(output, '\n', absl::SkipEmpty());
+  if (!lines.empty()) result.note = std::string(lines.back());
   return result;
 }
 

@@ -7,7 +7,9 @@
 //   B   kabar's FastTextClassifier on its fast engine (FastPredictor), in
 //       process;
 //   C   the real kabar-classify binary over gRPC, batches sent from client
-//       threads on the same machine.
+//       threads on the same machine;
+//   D   end to end: `kabar ingest` -> kabar-ingest -> kabar-classify ->
+//       kabar-store (SQLite), every article acknowledged.
 // In-process rows run in a forked child each, so one row's memory and
 // caches never flatter or burden another; fork happens before the harness
 // starts any thread. Each row records its answers so they can be compared.
@@ -36,9 +38,10 @@ struct HarnessOptions {
   int warmup_articles = 200;
   // Times the corpus is classified in the timed phase.
   int passes = 1;
-  // Row C: the kabar-classify binary, client threads and batch size.
+  // Row C: the kabar-classify binary (empty: this build's), client threads
+  // and batch size. Row D uses this build's binaries.
   std::string classify_binary;
-  int client_threads = 0;  // 0: same as threads
+  int client_threads = 1;  // batches in flight; 0: same as threads
   int batch_size = 64;
   // Row B's FastPredictor budgets (row C's service uses its defaults).
   classify::FastPredictor::Options fast_predictor;
@@ -54,22 +57,25 @@ struct Answer {
 };
 
 struct RowResult {
-  std::string row;          // "A", "A2", "B", "C"
+  std::string row;          // "A", "A2", "B", "C", "D"
   std::string description;  // one line
   int64_t articles = 0;     // classified in the timed phase
   int64_t bytes = 0;        // title + body bytes of those
   double wall_seconds = 0;
   // CPU of the process doing the classifying (in-process: the row's own
-  // process; C: the service).
+  // process; C: the service; D: the three services together).
   double cpu_seconds = 0;
-  // C only: CPU of the client (the harness's request building and gRPC).
+  // C and D: CPU of the client (C: the harness's request building and
+  // gRPC; D: the kabar CLI).
   double client_cpu_seconds = -1;
   // Peak resident memory of the classifying process, and (in-process rows)
   // what it had already at the start, inherited from the harness: the
   // corpus and libraries.
   int64_t peak_rss_bytes = -1;
   int64_t baseline_rss_bytes = 0;
-  // One per article, in corpus order (the timed pass).
+  // Anything else worth printing under the table (row D: the CLI summary).
+  std::string note;
+  // One per article, in corpus order (the timed pass); empty for row D.
   std::vector<Answer> answers;
 
   double articles_per_second() const { return articles / wall_seconds; }
@@ -89,6 +95,15 @@ absl::StatusOr<RowResult> RunClassifierRow(const std::vector<Article>& articles,
 // after the forked rows.
 absl::StatusOr<RowResult> RunServiceRow(const std::vector<Article>& articles,
                                         const HarnessOptions& options);
+
+// Row D: starts kabar-store (SQLite), kabar-classify and kabar-ingest on
+// loopback ports, warms classify up, then times `kabar ingest` sending the
+// corpus (written to a temporary JSON Lines file) until every article is
+// acknowledged, i.e. classified and committed. CPU and peak RSS are summed
+// over the three services; the CLI's CPU is the client's. Run it after the
+// forked rows.
+absl::StatusOr<RowResult> RunEndToEndRow(const std::vector<Article>& articles,
+                                         const HarnessOptions& options);
 
 // How closely `row` agrees with `reference`: top-1 language and topic
 // agreement and the largest probability difference where they agree.

@@ -3,14 +3,14 @@
 // classifier core and the classify service on one corpus in one run, and
 // prints a Markdown table (see bench/README.md).
 //
-//   kabar-bench [--quick] [--rows=A,A2,B,C]
+//   kabar-bench [--quick] [--rows=A,A2,B,C,D]
 //       [--corpus=FILE.jsonl | --articles=20000 --article_bytes=2000
 //        --languages=LANG[:WEIGHT],... --mixed_fraction=0.05 --seed=1
 //        --sentences=../shared/datasets/sib200/train.tsv]
 //       [--write_corpus=FILE.jsonl] [--generate_only]
 //       [--language_model=models/lid.176.ftz] [--topic_model=models/topic.ftz]
 //       [--threads=0] [--warmup_articles=200] [--passes=1]
-//       [--client_threads=0] [--batch_size=64] [--classify_binary=PATH]
+//       [--client_threads=1] [--batch_size=64] [--classify_binary=PATH]
 //       [--dequantize_mb=-1] [--token_cache_mb=-1] [--report=FILE.md]
 //
 // --quick classifies 800 articles (under a minute with start-up), for CI.
@@ -33,7 +33,7 @@
 #include "services/common/flags.h"
 
 ABSL_FLAG(bool, quick, false, "small run for CI: at most 800 articles");
-ABSL_FLAG(std::string, rows, "A,A2,B,C", "rows to run, in order");
+ABSL_FLAG(std::string, rows, "A,A2,B,C,D", "rows to run, in order");
 ABSL_FLAG(std::string, corpus, "", "replay this JSON Lines file");
 ABSL_FLAG(int, articles, 20000, "articles to generate");
 ABSL_FLAG(int, article_bytes, 2000, "mean body length in bytes");
@@ -51,7 +51,8 @@ ABSL_FLAG(std::string, topic_model, "models/topic.ftz", "topic model");
 ABSL_FLAG(int, threads, 0, "classification threads; 0 = one per CPU");
 ABSL_FLAG(int, warmup_articles, 200, "untimed articles before each row");
 ABSL_FLAG(int, passes, 1, "timed passes over the corpus");
-ABSL_FLAG(int, client_threads, 0, "row C client threads; 0 = --threads");
+ABSL_FLAG(int, client_threads, 1,
+          "row C client threads (batches in flight); 0 = --threads");
 ABSL_FLAG(int, batch_size, 64, "row C texts per ClassifyBatch");
 ABSL_FLAG(std::string, classify_binary, "",
           "row C server; default: kabar-classify of this build");
@@ -162,8 +163,10 @@ int Run() {
       result = RunClassifierRow(articles, options, /*fasttext_engine=*/false);
     } else if (row == "C") {
       result = RunServiceRow(articles, options);
+    } else if (row == "D") {
+      result = RunEndToEndRow(articles, options);
     } else {
-      return Fail(absl::StrCat("unknown row ", row, " (A, A2, B or C)"));
+      return Fail(absl::StrCat("unknown row ", row, " (A, A2, B, C or D)"));
     }
     if (!result.ok()) {
       return Fail(absl::StrCat("row ", row, ": ", result.status().ToString()));
@@ -191,9 +194,17 @@ int Run() {
                                            c->articles_per_second() /
                                                b->articles_per_second()));
   }
+  for (const RowResult& r : results) {
+    if (r.row == "D" && b != nullptr) {
+      absl::StrAppend(&tail, absl::StrFormat("D / B = %.2f (target >= 0.6)\n",
+                                             r.articles_per_second() /
+                                                 b->articles_per_second()));
+    }
+    if (!r.note.empty()) absl::StrAppend(&tail, r.row, ": ", r.note, "\n");
+  }
   if (a != nullptr) {
     for (const RowResult& r : results) {
-      if (&r == a) continue;
+      if (&r == a || r.answers.empty()) continue;
       const Agreement agreement = Compare(*a, r);
       absl::StrAppend(
           &tail, absl::StrFormat(

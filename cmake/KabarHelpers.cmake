@@ -22,10 +22,12 @@ function(kabar_cc_binary name)
   set_target_properties(${name} PROPERTIES RUNTIME_OUTPUT_DIRECTORY ${PROJECT_BINARY_DIR}/bin)
 endfunction()
 
-# kabar_cc_test(NAME SRCS ... DEPS ... [LABELS ...]): a GoogleTest binary whose
-# tests ctest discovers one by one. Default label: unit.
+# kabar_cc_test(NAME SRCS ... DEPS ... [LABELS ...] [SINGLE_PROCESS]): a
+# GoogleTest binary whose tests ctest discovers one by one. Default label:
+# unit. SINGLE_PROCESS runs the whole binary as one ctest instead, for suites
+# whose shared set-up (SetUpTestSuite) is too costly to repeat per test.
 function(kabar_cc_test name)
-  cmake_parse_arguments(ARG "" "" "SRCS;DEPS;LABELS" ${ARGN})
+  cmake_parse_arguments(ARG "SINGLE_PROCESS" "" "SRCS;DEPS;LABELS" ${ARGN})
   if(NOT ARG_LABELS)
     set(ARG_LABELS unit)
   endif()
@@ -36,7 +38,12 @@ function(kabar_cc_test name)
   target_compile_definitions(${name} PRIVATE
     KABAR_SOURCE_DIR="${PROJECT_SOURCE_DIR}"
     KABAR_BINARY_DIR="${PROJECT_BINARY_DIR}")
-  gtest_discover_tests(${name}
-    PROPERTIES LABELS "${ARG_LABELS}"
-    DISCOVERY_TIMEOUT 60)
+  if(ARG_SINGLE_PROCESS)
+    add_test(NAME ${name} COMMAND ${name})
+    set_tests_properties(${name} PROPERTIES LABELS "${ARG_LABELS}")
+  else()
+    gtest_discover_tests(${name}
+      PROPERTIES LABELS "${ARG_LABELS}"
+      DISCOVERY_TIMEOUT 60)
+  endif()
 endfunction()
