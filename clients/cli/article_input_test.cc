@@ -112,7 +112,7 @@ TEST(ParseArticleJsonTest, RejectsBadRecordsWithAReason) {
       {"null", "not a JSON object (got null)"},
       {std::string("{\"body\": \"caf\xe9\"}"), "invalid UTF-8 at byte 13"},
       {R"({"body": "\ud800"})", "malformed JSON"},  // Lone surrogate.
-      {std::string("{\"body\": \"a\0b\"}", 15), "malformed JSON"},
+      {std::string("{\"body\": \"a\0b\"}", 15), "raw NUL at byte 11"},
   };
   for (const Case& c : cases) {
     const absl::StatusOr<v1::Article> article = ParseArticleJson(c.line);
