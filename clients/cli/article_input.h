@@ -35,7 +35,7 @@ inline constexpr int kMaxJsonNestingDepth = 64;
 //                           arrays and objects their compact JSON text, and
 //                           null values are dropped
 // Members with other names are ignored; when `unknown_fields` is not null,
-// their names are appended to it in input order. A leading UTF-8 byte-order
+// their names are appended to it, sorted by name. A leading UTF-8 byte-order
 // mark and surrounding whitespace (including a trailing "\r") are ignored.
 //
 // Returns INVALID_ARGUMENT with a one-line, human-readable reason when the

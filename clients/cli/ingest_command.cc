@@ -14,6 +14,7 @@
 
 #include "absl/base/thread_annotations.h"
 #include "absl/strings/ascii.h"
+#include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
@@ -292,7 +293,13 @@ void IngestRun::IngestJsonLines(const std::string& path) {
       warned_unknown_fields = true;
       console_.Message(absl::StrCat(
           origin, ": warning: ignoring unknown fields ",
-          absl::StrJoin(unknown_fields, ", "), " (reported once per file)"));
+          // Names come from the input: escape them so a crafted key cannot
+          // put control sequences or line breaks on the terminal.
+          absl::StrJoin(unknown_fields, ", ",
+                        [](std::string* out, const std::string& name) {
+                          out->append(absl::Utf8SafeCHexEscape(name));
+                        }),
+          " (reported once per file)"));
     }
     if (!Send(*std::move(article), origin)) return;
   }

@@ -740,7 +740,7 @@ TEST_F(BadInputTest, NormalizesWhatItAccepts) {
 // them raw (clients/cli/ingest_command.cc), so a name holding an ESC
 // sequence or a newline reaches the terminal as such. Enable once the
 // warning escapes them.
-TEST_F(BadInputTest, DISABLED_UnknownFieldNamesAreEscapedInTheWarning) {
+TEST_F(BadInputTest, UnknownFieldNamesAreEscapedInTheWarning) {
   const std::string path = absl::StrCat(*dir_, "/unknown_field.jsonl");
   WriteFile(path,
             "{\"id\":\"unknown-1\",\"body\":\"Trains run on time again after "
