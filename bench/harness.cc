@@ -562,16 +562,20 @@ Agreement Compare(const RowResult& reference, const RowResult& row) {
 
 std::string FormatTable(const std::vector<RowResult>& rows) {
   double baseline = 0;
+  double baseline_cpu = 0;
   for (const RowResult& row : rows) {
-    if (row.row == "A") baseline = row.articles_per_second();
+    if (row.row == "A") {
+      baseline = row.articles_per_second();
+      baseline_cpu = row.cpu_seconds / row.articles;
+    }
   }
   std::string out =
       "| Row | What | articles/s | MB/s | CPU s / 1k articles | peak RSS MB "
-      "| × A |\n|---|---|---:|---:|---:|---:|---:|\n";
+      "| × A | × A by CPU |\n|---|---|---:|---:|---:|---:|---:|---:|\n";
   for (const RowResult& row : rows) {
     const double rate = row.articles_per_second();
-    std::string cpu =
-        absl::StrFormat("%.3f", 1000 * row.cpu_seconds / row.articles);
+    const double cpu_per_article = row.cpu_seconds / row.articles;
+    std::string cpu = absl::StrFormat("%.3f", 1000 * cpu_per_article);
     if (row.client_cpu_seconds >= 0) {
       absl::StrAppend(
           &cpu, absl::StrFormat(" (+%.3f client)",
@@ -586,9 +590,12 @@ std::string FormatTable(const std::vector<RowResult>& rows) {
     absl::StrAppend(
         &out,
         absl::StrFormat(
-            "| %s | %s | %.0f | %.2f | %s | %s | %s |\n", row.row,
+            "| %s | %s | %.0f | %.2f | %s | %s | %s | %s |\n", row.row,
             row.description, rate, row.bytes / 1e6 / row.wall_seconds, cpu, rss,
-            baseline > 0 ? absl::StrFormat("%.2f", rate / baseline) : "n/a"));
+            baseline > 0 ? absl::StrFormat("%.2f", rate / baseline) : "n/a",
+            baseline_cpu > 0
+                ? absl::StrFormat("%.2f", baseline_cpu / cpu_per_article)
+                : "n/a"));
   }
   return out;
 }

@@ -239,7 +239,6 @@ struct FastPredictor::Scratch {
   std::vector<int32_t> buckets;
   std::vector<int32_t> rows;
   std::vector<std::pair<float, int32_t>> heap;
-  std::string word;  // "<" token ">"
 };
 
 // A bounded cache from token to (sum of its input rows, row count), owned
@@ -293,7 +292,7 @@ class FastPredictor::TokenCache {
     return reinterpret_cast<const float*>(header + 1);
   }
 
-  // Hints that Find(…, hash, …) follows.
+  // Hints that Find(..., hash, ...) follows.
   void Prefetch(uint32_t hash) const { __builtin_prefetch(Slot(hash)); }
 
   // Caches `sum` (dim floats) for `token`, evicting its slot's occupant,
@@ -322,8 +321,9 @@ class FastPredictor::TokenCache {
     std::memcpy(header + 1, sum, dim_ * sizeof(float));
   }
 
-  // Longest token cached: covers nearly all words (8 three-byte
-  // characters), not long unspaced CJK or Thai runs.
+  // Longest token cached, so that a slot's header is one cache line:
+  // nearly all words (17 three-byte characters), not long unspaced CJK or
+  // Thai runs.
   static constexpr size_t kMaxKeyBytes = 52;
 
  private:

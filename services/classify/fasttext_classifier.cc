@@ -157,11 +157,19 @@ struct FastTextClassifier::Model {
 
 namespace {
 
-// The fast engine for `bytes`, checked against what fastText loaded from
-// the same bytes; null (and a logged reason) when it cannot be used.
+// What fastText read from a model, to check FastPredictor against.
+struct FastTextView {
+  int dim;
+  int loss;
+  int32_t nwords;
+  std::vector<std::string> labels;  // with their prefix
+};
+
+// The fast engine for `bytes`, checked against what fastText read from the
+// same bytes; null (and a logged reason) when it cannot be used.
 std::unique_ptr<const FastPredictor> MakeFastPredictor(
     const std::string& role, const std::string& path, const std::string& bytes,
-    const fasttext::FastText& fasttext, const FastPredictor::Options& options) {
+    const FastTextView& expected, const FastPredictor::Options& options) {
   const auto fall_back = [&](absl::string_view why) {
     common::LogWarning(absl::StrCat("using fastText's predict for ", role,
                                     " model ", path, ": ", why));
@@ -170,27 +178,19 @@ std::unique_ptr<const FastPredictor> MakeFastPredictor(
   absl::StatusOr<std::unique_ptr<FastPredictor>> fast =
       FastPredictor::Create(bytes, options);
   if (!fast.ok()) return fall_back(fast.status().ToString());
-  const fasttext::Args args = fasttext.getArgs();
-  std::shared_ptr<const fasttext::Dictionary> dictionary =
-      fasttext.getDictionary();
-  bool same =
-      (*fast)->dim() == args.dim &&
-      (*fast)->num_words() == dictionary->nwords() &&
-      (*fast)->loss() == static_cast<int>(args.loss) &&
-      static_cast<int32_t>((*fast)->labels().size()) == dictionary->nlabels();
-  for (int32_t i = 0; same && i < dictionary->nlabels(); ++i) {
-    same = (*fast)->labels()[i] == dictionary->getLabel(i);
+  if ((*fast)->dim() != expected.dim || (*fast)->loss() != expected.loss ||
+      (*fast)->num_words() != expected.nwords ||
+      (*fast)->labels() != expected.labels) {
+    return fall_back("it reads the model differently from fastText");
   }
-  if (!same) return fall_back("it reads the model differently from fastText");
   return std::move(fast).value();
 }
 
-}  // namespace
-
-absl::StatusOr<std::unique_ptr<const FastTextClassifier::Model>>
-FastTextClassifier::LoadModel(const std::string& role, const std::string& path,
-                              const Options& options) {
-  KABAR_ASSIGN_OR_RETURN(const std::string bytes, ReadFile(role, path));
+// Loads `bytes` with fastText. Errors: INVALID_ARGUMENT naming `role` and
+// `path`, as for FastTextClassifier::Create.
+absl::StatusOr<std::unique_ptr<CheckedFastText>> LoadFastText(
+    const std::string& role, const std::string& path,
+    const std::string& bytes) {
   const auto invalid = [&](absl::string_view why) {
     return absl::InvalidArgumentError(
         absl::StrCat(role, " model ", path, " ", why));
@@ -208,13 +208,25 @@ FastTextClassifier::LoadModel(const std::string& role, const std::string& path,
     return invalid(absl::StrCat("cannot be loaded: ", e.what()));
   }
   if (in.fail()) return invalid("is truncated");
-  const fasttext::Args args = fasttext->getArgs();
-  if (args.model != fasttext::model_name::sup) {
+  if (fasttext->getArgs().model != fasttext::model_name::sup) {
     return invalid("is not a supervised (classification) model");
   }
+  if (fasttext->getDictionary()->nlabels() == 0)
+    return invalid("has no labels");
+  return fasttext;
+}
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<const FastTextClassifier::Model>>
+FastTextClassifier::LoadModel(const std::string& role, const std::string& path,
+                              const Options& options) {
+  KABAR_ASSIGN_OR_RETURN(const std::string bytes, ReadFile(role, path));
+  KABAR_ASSIGN_OR_RETURN(std::unique_ptr<CheckedFastText> fasttext,
+                         LoadFastText(role, path, bytes));
+  const fasttext::Args args = fasttext->getArgs();
   std::shared_ptr<const fasttext::Dictionary> dictionary =
       fasttext->getDictionary();
-  if (dictionary->nlabels() == 0) return invalid("has no labels");
 
   auto model = std::make_unique<Model>();
   model->label_prefix = args.label;
@@ -224,20 +236,29 @@ FastTextClassifier::LoadModel(const std::string& role, const std::string& path,
   info.mutable_identity()->set_name(
       std::filesystem::path(path).filename().string());
   info.mutable_identity()->set_sha256(common::Sha256Hex(bytes));
+  FastTextView view{
+      args.dim, static_cast<int>(args.loss), dictionary->nwords(), {}};
   for (int32_t i = 0; i < dictionary->nlabels(); ++i) {
+    view.labels.push_back(dictionary->getLabel(i));
     model->labels.emplace_back(
-        absl::StripPrefix(dictionary->getLabel(i), args.label));
+        absl::StripPrefix(view.labels.back(), args.label));
     info.add_labels(model->labels.back());
   }
   *info.mutable_loaded_at() = ToTimestamp(absl::Now());
   info.set_size_bytes(static_cast<int64_t>(bytes.size()));
   if (options.engine == Options::Engine::kFast) {
+    // fastText's copy is dead weight next to the fast engine (~40 MB for a
+    // pruned topic model, mostly its prune index): free it first, so the
+    // two are never in memory together, and reload it only to fall back.
+    dictionary.reset();
+    fasttext.reset();
     model->fast =
-        MakeFastPredictor(role, path, bytes, *fasttext, options.fast_predictor);
+        MakeFastPredictor(role, path, bytes, view, options.fast_predictor);
+    if (model->fast == nullptr) {
+      KABAR_ASSIGN_OR_RETURN(fasttext, LoadFastText(role, path, bytes));
+    }
   }
-  // With the fast engine in place fastText's copy of the model is dead
-  // weight (~40 MB for a pruned topic model, mostly its prune index).
-  if (model->fast == nullptr) model->fasttext = std::move(fasttext);
+  model->fasttext = std::move(fasttext);
   return model;
 }
 
