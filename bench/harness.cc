@@ -412,7 +412,8 @@ absl::StatusOr<RowResult> RunServiceRow(const std::vector<Article>& articles,
 }
 
 absl::StatusOr<RowResult> RunEndToEndRow(const std::vector<Article>& articles,
-                                         const HarnessOptions& options) {
+                                         const HarnessOptions& options,
+                                         const EndToEndOptions& end_to_end) {
   const std::string work_dir = testing::MakeTempDir("bench-e2e");
   const auto cleanup = [&] { std::filesystem::remove_all(work_dir); };
   const std::string corpus = work_dir + "/corpus.jsonl";
@@ -428,7 +429,9 @@ absl::StatusOr<RowResult> RunEndToEndRow(const std::vector<Article>& articles,
                                           work_dir, service);
   };
   absl::StatusOr<std::unique_ptr<testing::ServiceProcess>> store =
-      start("kabar-store", {"--db=" + work_dir + "/kabar.db"},
+      start("kabar-store",
+            {"--db=" + (end_to_end.store_db.empty() ? work_dir + "/kabar.db"
+                                                    : end_to_end.store_db)},
             "kabar.v1.StoreService");
   absl::StatusOr<std::unique_ptr<testing::ServiceProcess>> classify =
       start("kabar-classify",
@@ -485,18 +488,35 @@ absl::StatusOr<RowResult> RunEndToEndRow(const std::vector<Article>& articles,
     return usage.ru_utime.tv_sec + usage.ru_utime.tv_usec * 1e-6 +
            usage.ru_stime.tv_sec + usage.ru_stime.tv_usec * 1e-6;
   };
+  std::vector<double> cpu_start_each;
+  for (const testing::ServiceProcess* service : services) {
+    cpu_start_each.push_back(ProcessCpuSeconds(service->pid()));
+  }
   const double cpu_start = services_cpu();
   const double client_start = children_cpu();
   const absl::Time begin = absl::Now();
   std::string output;
-  absl::StatusOr<int> code =
-      testing::RunCommand({testing::BinaryPath("kabar"), "ingest",
-                           "--ingest=" + (*ingest)->address(), corpus},
-                          &output);
+  absl::StatusOr<int> code = testing::RunCommand(
+      {testing::BinaryPath("kabar"), "ingest", "--ingest=" + (*ingest)->address(),
+       absl::StrCat("--max_rate=", end_to_end.max_rate), corpus},
+      &output);
   RowResult result;
   result.wall_seconds = absl::ToDoubleSeconds(absl::Now() - begin);
   result.cpu_seconds = services_cpu() - cpu_start;
   result.client_cpu_seconds = children_cpu() - client_start;
+  // Where the CPU went, per 1,000 articles: the place to look first when D
+  // falls behind B.
+  std::string cpu_split = "CPU s / 1k articles:";
+  const char* const names[] = {"store", "classify", "ingest"};
+  const double per_k = 1000.0 / std::max<size_t>(1, articles.size());
+  for (size_t i = 0; i < services.size(); ++i) {
+    absl::StrAppend(&cpu_split, " ", names[i], " ",
+                    absl::StrFormat("%.3f", (ProcessCpuSeconds(services[i]->pid()) -
+                                             cpu_start_each[i]) * per_k),
+                    ",");
+  }
+  absl::StrAppend(&cpu_split, " client ",
+                  absl::StrFormat("%.3f", result.client_cpu_seconds * per_k));
   result.peak_rss_bytes = 0;
   for (const testing::ServiceProcess* service : services) {
     result.peak_rss_bytes += PeakRssBytes(service->pid());
@@ -510,16 +530,20 @@ absl::StatusOr<RowResult> RunEndToEndRow(const std::vector<Article>& articles,
     return absl::InternalError(absl::StrCat("kabar ingest exited with ", *code,
                                             ": ", output.substr(0, 2000)));
   }
-  result.row = "D";
-  result.description =
-      "end to end: kabar ingest -> ingest -> classify -> store (SQLite), "
-      "all acknowledged";
+  result.row = end_to_end.row;
+  result.description = absl::StrCat(
+      "end to end: kabar ingest -> ingest -> classify -> store (",
+      end_to_end.store_db.empty() ? "SQLite" : "PostgreSQL", "), all acknowledged",
+      end_to_end.max_rate > 0
+          ? absl::StrFormat(", paced at %.0f articles/s", end_to_end.max_rate)
+          : "");
   result.articles = static_cast<int64_t>(articles.size());
   result.bytes = static_cast<int64_t>(TextBytes(articles));
   // The CLI's summary line, e.g. "sent 800, accepted 800, ...".
   std::vector<absl::string_view> lines =
       absl::StrSplit(output, '\n', absl::SkipEmpty());
   if (!lines.empty()) result.note = std::string(lines.back());
+  absl::StrAppend(&result.note, result.note.empty() ? "" : "; ", cpu_split);
   return result;
 }
 

@@ -102,8 +102,17 @@ absl::StatusOr<RowResult> RunServiceRow(const std::vector<Article>& articles,
 // acknowledged, i.e. classified and committed. CPU and peak RSS are summed
 // over the three services; the CLI's CPU is the client's. Run it after the
 // forked rows.
+struct EndToEndOptions {
+  std::string row = "D";
+  // The store's --db: "" for a SQLite file in the run's directory, or a
+  // postgresql:// URL (row E).
+  std::string store_db;
+  // The CLI's --max_rate (articles/s); 0 = as fast as acks allow.
+  double max_rate = 0;
+};
 absl::StatusOr<RowResult> RunEndToEndRow(const std::vector<Article>& articles,
-                                         const HarnessOptions& options);
+                                         const HarnessOptions& options,
+                                         const EndToEndOptions& end_to_end);
 
 // How closely `row` agrees with `reference`: top-1 language and topic
 // agreement and the largest probability difference where they agree.

@@ -3,7 +3,7 @@
 // classifier core and the classify service on one corpus in one run, and
 // prints a Markdown table (see bench/README.md).
 //
-//   kabar-bench [--quick] [--rows=A,A2,B,C,D]
+//   kabar-bench [--quick] [--rows=A,A2,B,C,D,D2,E]
 //       [--corpus=FILE.jsonl | --articles=20000 --article_bytes=2000
 //        --languages=LANG[:WEIGHT],... --mixed_fraction=0.05 --seed=1
 //        --sentences=../shared/datasets/sib200/train.tsv]
@@ -32,9 +32,12 @@
 #include "bench/harness.h"
 #include "bench/process_stats.h"
 #include "services/common/flags.h"
+#include "services/store/testing/postgres_test_database.h"
 
 ABSL_FLAG(bool, quick, false, "small run for CI: at most 800 articles");
-ABSL_FLAG(std::string, rows, "A,A2,B,C,D", "rows to run, in order");
+ABSL_FLAG(std::string, rows, "A,A2,B,C,D,D2,E",
+          "rows to run, in order (D2 needs D first; E needs "
+          "KABAR_TEST_POSTGRES_URL and is skipped without it)");
 ABSL_FLAG(std::string, corpus, "", "replay this JSON Lines file");
 ABSL_FLAG(int, articles, 20000, "articles to generate");
 ABSL_FLAG(int, article_bytes, 2000, "mean body length in bytes");
@@ -150,6 +153,14 @@ int Run() {
   std::fputs(report.c_str(), stdout);
   std::fflush(stdout);
 
+  const auto EndToEnd = [](std::string row, std::string store_db = "",
+                           double max_rate = 0) {
+    EndToEndOptions e2e;
+    e2e.row = std::move(row);
+    e2e.store_db = std::move(store_db);
+    e2e.max_rate = max_rate;
+    return e2e;
+  };
   std::vector<RowResult> results;
   const std::vector<std::string> rows =
       absl::StrSplit(absl::GetFlag(FLAGS_rows), ',', absl::SkipEmpty());
@@ -165,9 +176,30 @@ int Run() {
     } else if (row == "C") {
       result = RunServiceRow(articles, options);
     } else if (row == "D") {
-      result = RunEndToEndRow(articles, options);
+      result = RunEndToEndRow(articles, options, EndToEnd("D"));
+    } else if (row == "D2") {
+      // Latency at half the peak rate: what a user sees when the pipeline
+      // is busy but not saturated.
+      const auto d = std::find_if(results.begin(), results.end(),
+                                  [](const RowResult& r) { return r.row == "D"; });
+      if (d == results.end()) return Fail("row D2 needs row D before it");
+      result = RunEndToEndRow(articles, options,
+                              EndToEnd("D2", "", d->articles_per_second() / 2));
+    } else if (row == "E") {
+      if (store::PostgresTestDatabase::ServerUrl().empty()) {
+        std::fprintf(stderr, "kabar-bench: row E skipped: %s\n",
+                     store::PostgresTestDatabase::SkipMessage().c_str());
+        continue;
+      }
+      absl::StatusOr<std::unique_ptr<store::PostgresTestDatabase>> database =
+          store::PostgresTestDatabase::Create();
+      if (!database.ok()) {
+        return Fail(absl::StrCat("row E: ", database.status().ToString()));
+      }
+      result = RunEndToEndRow(articles, options,
+                              EndToEnd("E", (*database)->url()));
     } else {
-      return Fail(absl::StrCat("unknown row ", row, " (A, A2, B, C or D)"));
+      return Fail(absl::StrCat("unknown row ", row, " (A, A2, B, C, D, D2 or E)"));
     }
     if (!result.ok()) {
       return Fail(absl::StrCat("row ", row, ": ", result.status().ToString()));
@@ -202,12 +234,33 @@ int Run() {
   if (b != nullptr && c != nullptr) ratio("C / B", *c, *b, ">= 0.9");
   for (const RowResult& r : results) {
     if (r.row == "D" && b != nullptr) ratio("D / B", r, *b, ">= 0.6");
+    if (r.row == "E" && b != nullptr) ratio("E / B", r, *b, "none");
+    if (r.row == "D2") {
+      // The CLI's summary ends "; ack latency p50 P ms, p99 Q ms".
+      const size_t at = r.note.find("p99 ");
+      double p99 = 0;
+      if (at != std::string::npos &&
+          std::sscanf(r.note.c_str() + at, "p99 %lf ms", &p99) == 1) {
+        absl::StrAppend(&tail, absl::StrFormat("D2 p99 ack latency = %.1f ms at "
+                                               "half of D's rate (target < 50 ms)\n",
+                                               p99));
+      }
+    }
     if (!r.note.empty()) absl::StrAppend(&tail, r.row, ": ", r.note, "\n");
   }
+  bool different_answers = false;
   if (a != nullptr) {
     for (const RowResult& r : results) {
       if (&r == a || r.answers.empty()) continue;
       const Agreement agreement = Compare(*a, r);
+      // The sameness bar every engine must clear against fastText itself.
+      if (agreement.language < 0.999 || agreement.topic < 0.999 ||
+          agreement.max_probability_diff > 1e-4) {
+        absl::StrAppend(&tail, "FAIL: row ", r.row,
+                        " does not give fastText's answers (needs >= 99.9% "
+                        "top-1 agreement and |p diff| <= 1e-4)\n");
+        different_answers = true;
+      }
       absl::StrAppend(
           &tail, absl::StrFormat(
                      "Same answers as A, row %s: top-1 language %.3f%%, "
@@ -225,7 +278,7 @@ int Run() {
     std::ofstream out(path, std::ios::trunc);
     out << report << tail;
   }
-  return 0;
+  return different_answers ? 1 : 0;
 }
 
 }  // namespace

@@ -128,8 +128,10 @@ const std::vector<CommandSpec>& Commands() {
        "run.\n\n"
        "Exit status: 0 when every article was accepted or a duplicate, 1 "
        "when\nany was rejected, 2 when the stream failed (articles without "
-       "an ack\nwere not stored; resending them is safe).",
-       {"window", "max_line_bytes", "progress", "reconnects"}},
+       "an ack\nwere not stored; resending them is safe). The summary gives "
+       "the median\nand 99th-percentile time from sending an article to its "
+       "ack.",
+       {"window", "max_line_bytes", "progress", "reconnects", "max_rate"}},
       {"query", "", "List stored articles, newest ingested first.",
        "Lists articles from the store (--store) matching every filter "
        "given.\nTimes are RFC 3339 (2024-05-01T08:00:00Z) or dates "

@@ -5,7 +5,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <cmath>
 #include <cstring>
 #include <map>
 #include <thread>
@@ -196,9 +198,11 @@ class IngestRun final {
   struct InFlight {
     std::string origin;
     v1::IngestStreamRequest request;
+    absl::Time sent_at;
   };
   std::map<uint64_t, InFlight> in_flight_ ABSL_GUARDED_BY(mu_);
   int reconnects_ = 0;  // writer thread only
+  int64_t paced_ = 0;   // writer thread only: articles paced by max_rate
   IngestSummary summary_ ABSL_GUARDED_BY(mu_);
   // Where the writer stopped because the stream broke.
   std::string stopped_at_ ABSL_GUARDED_BY(mu_);
@@ -433,6 +437,13 @@ bool IngestRun::Send(v1::Article article, std::string origin) {
 
   v1::IngestStreamRequest request;
   *request.mutable_article() = std::move(article);
+  if (options_.max_rate > 0) {
+    // Article k leaves at start + k / rate: an even pace that catches up
+    // after a stall instead of drifting.
+    const absl::Time due =
+        start_ + absl::Seconds(static_cast<double>(paced_++) / options_.max_rate);
+    absl::SleepFor(due - absl::Now());
+  }
   while (true) {
     bool ended = false;
     {
@@ -444,7 +455,7 @@ bool IngestRun::Send(v1::Article article, std::string origin) {
       ended = stream_ended_;
       if (!ended) {
         request.set_sequence(++next_sequence_);
-        in_flight_.emplace(request.sequence(), InFlight{origin, request});
+        in_flight_.emplace(request.sequence(), InFlight{origin, request, absl::Now()});
         // Counted before the write: the ack may be read before Write()
         // returns.
         ++summary_.sent;
@@ -480,6 +491,7 @@ void IngestRun::ReadAcks() {
         message = absl::StrCat("warning: ack for unknown sequence ",
                                ack.sequence(), " ignored");
       } else {
+        summary_.ack_latency.Add(absl::Now() - it->second.sent_at);
         switch (ack.status()) {
           case v1::ACK_STATUS_ACCEPTED:
             ++summary_.accepted;
@@ -560,11 +572,46 @@ int IngestSummary::ExitCode() const {
 
 std::string IngestSummary::ToString() const {
   const double seconds = absl::ToDoubleSeconds(elapsed);
-  return absl::StrFormat(
+  std::string line = absl::StrFormat(
       "sent %d, accepted %d, duplicate %d, rejected %d in %.1fs (%.0f "
       "articles/s)",
       sent, accepted, duplicate, rejected, seconds,
       seconds > 0 ? sent / seconds : 0.0);
+  if (ack_latency.count() > 0) {
+    absl::StrAppendFormat(&line, "; ack latency p50 %.1f ms, p99 %.1f ms",
+                          absl::ToDoubleMilliseconds(ack_latency.Quantile(0.5)),
+                          absl::ToDoubleMilliseconds(ack_latency.Quantile(0.99)));
+  }
+  return line;
+}
+
+namespace {
+// Bucket i holds latencies up to kFirstBucket * kGrowth^i.
+constexpr double kFirstBucketMicros = 1;
+constexpr double kGrowth = 1.02;
+}  // namespace
+
+void LatencyHistogram::Add(absl::Duration latency) {
+  const double micros = std::max(absl::ToDoubleMicroseconds(latency), kFirstBucketMicros);
+  const size_t bucket = static_cast<size_t>(
+      std::ceil(std::log(micros / kFirstBucketMicros) / std::log(kGrowth)));
+  if (bucket >= buckets_.size()) buckets_.resize(bucket + 1, 0);
+  ++buckets_[bucket];
+  ++count_;
+}
+
+absl::Duration LatencyHistogram::Quantile(double fraction) const {
+  if (count_ == 0) return absl::ZeroDuration();
+  const double wanted = std::clamp(fraction, 0.0, 1.0) * static_cast<double>(count_);
+  int64_t seen = 0;
+  for (size_t i = 0; i < buckets_.size(); ++i) {
+    seen += buckets_[i];
+    if (static_cast<double>(seen) >= wanted && seen > 0) {
+      return absl::Microseconds(kFirstBucketMicros * std::pow(kGrowth, static_cast<double>(i)));
+    }
+  }
+  return absl::Microseconds(kFirstBucketMicros *
+                            std::pow(kGrowth, static_cast<double>(buckets_.size() - 1)));
 }
 
 IngestSummary RunIngest(const std::vector<std::string>& inputs,

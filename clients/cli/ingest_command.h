@@ -71,6 +71,25 @@ struct IngestOptions {
   absl::Duration progress_interval = absl::Milliseconds(250);
   // File descriptor that input "-" reads.
   int stdin_fd = 0;
+  // Most articles sent per second, evenly paced; 0 = as fast as acks allow.
+  // For load tests and for sharing a slow service politely.
+  double max_rate = 0;
+};
+
+// Time from writing an article to reading its ack, in log-spaced buckets
+// (2% wide), so a long run keeps constant memory and quantiles stay within
+// 2% of the exact value.
+class LatencyHistogram {
+ public:
+  void Add(absl::Duration latency);
+  int64_t count() const { return count_; }
+  // The smallest recorded latency bound covering `fraction` (0..1) of the
+  // samples; zero when empty.
+  absl::Duration Quantile(double fraction) const;
+
+ private:
+  std::vector<int64_t> buckets_;
+  int64_t count_ = 0;
 };
 
 // What a run did.
@@ -88,10 +107,13 @@ struct IngestSummary {
   // Not OK when the stream failed or ended with articles unacknowledged.
   absl::Status stream_status;
   absl::Duration elapsed;
+  // Write-to-ack latency of every acked article.
+  LatencyHistogram ack_latency;
 
   // 2 when the stream failed, else 1 when anything was rejected, else 0.
   int ExitCode() const;
-  // "sent N, accepted A, duplicate D, rejected R in X.Ys (Z articles/s)".
+  // "sent N, accepted A, duplicate D, rejected R in X.Ys (Z articles/s)",
+  // then "; ack latency p50 P ms, p99 Q ms" when anything was acked.
   std::string ToString() const;
 };
 

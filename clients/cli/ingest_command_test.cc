@@ -247,6 +247,20 @@ TEST_F(IngestCommandTest, NeverHasMoreThanTheWindowInFlight) {
   EXPECT_EQ(summary.ExitCode(), 0);
 }
 
+TEST_F(IngestCommandTest, PacesArticlesAtTheMaximumRate) {
+  std::string contents;
+  for (int i = 0; i < 21; ++i) contents += "{\"body\": \"b\"}\n";
+  const std::string path = WriteFile("paced.jsonl", contents);
+  FakeIngestStream stream(Decide, 1);
+  IngestOptions options;
+  options.max_rate = 100;  // 21 articles: the last leaves 200 ms after the first.
+  const absl::Time start = absl::Now();
+  const IngestSummary summary = Run({path}, &stream, options);
+  EXPECT_EQ(summary.accepted, 21);
+  EXPECT_GE(absl::Now() - start, absl::Milliseconds(195));
+  EXPECT_EQ(summary.ack_latency.count(), 21);
+}
+
 TEST_F(IngestCommandTest, ReadsPlainTextFilesAsOneArticleEach) {
   const std::string story = WriteFile("story.txt", "Title\r\nBody text.\r\n");
   const std::string binary =
@@ -383,6 +397,23 @@ TEST(IngestSummaryTest, PrintsTheSummaryLine) {
   EXPECT_EQ(summary.ToString(),
             "sent 100, accepted 90, duplicate 6, rejected 4 in 2.5s (40 "
             "articles/s)");
+  for (int i = 1; i <= 100; ++i) summary.ack_latency.Add(absl::Milliseconds(i));
+  // Quantiles are bucket bounds, up to 2% above the exact value.
+  EXPECT_THAT(summary.ToString(),
+              ::testing::ContainsRegex(
+                  "; ack latency p50 5[01]\\.[0-9] ms, p99 (99|100|101)\\.[0-9] ms$"));
+}
+
+TEST(LatencyHistogramTest, QuantilesAreWithinTwoPercent) {
+  LatencyHistogram histogram;
+  EXPECT_EQ(histogram.Quantile(0.5), absl::ZeroDuration());
+  for (int i = 1; i <= 1000; ++i) histogram.Add(absl::Microseconds(i * 100));
+  EXPECT_EQ(histogram.count(), 1000);
+  const double p50 = absl::ToDoubleMicroseconds(histogram.Quantile(0.5));
+  const double p99 = absl::ToDoubleMicroseconds(histogram.Quantile(0.99));
+  EXPECT_NEAR(p50, 50000, 50000 * 0.02);
+  EXPECT_NEAR(p99, 99000, 99000 * 0.02);
+  EXPECT_GE(histogram.Quantile(1.0), absl::Microseconds(100000));
 }
 
 }  // namespace

@@ -2,7 +2,7 @@
 // kabar: the command-line client of the kabar services.
 //
 //   kabar ingest [FILE...|-] [--window=256] [--max_line_bytes=8388608]
-//       [--reconnects=10]
+//       [--reconnects=10] [--max_rate=0]
 //   kabar query [filters] [--limit=20] [--format=table|jsonl]
 //   kabar get ID [--format=table|json]
 //   kabar stats [filters] [--format=table|json]
@@ -37,6 +37,8 @@ ABSL_FLAG(std::string, classifier, kabar::client::kDefaultClassifierAddress,
 ABSL_FLAG(absl::Duration, timeout, absl::Seconds(30),
           "Deadline of each unary call, e.g. 5s.");
 ABSL_FLAG(int, window, 256, "Most articles sent and not yet acknowledged.");
+ABSL_FLAG(double, max_rate, 0,
+          "Most articles sent per second, evenly paced; 0 = no limit.");
 ABSL_FLAG(int64_t, max_line_bytes, int64_t{8} << 20,
           "Longest JSON line, and largest text file, accepted.");
 ABSL_FLAG(int, reconnects, 10,
@@ -114,8 +116,12 @@ int Run(const std::string& command, const std::vector<std::string>& args) {
         absl::GetFlag(FLAGS_max_line_bytes) < 1) {
       return Usage(command, "--window and --max_line_bytes must be positive");
     }
+    if (!(absl::GetFlag(FLAGS_max_rate) >= 0)) {
+      return Usage(command, "--max_rate must be 0 (no limit) or positive");
+    }
     cli::IngestOptions options;
     options.window = absl::GetFlag(FLAGS_window);
+    options.max_rate = absl::GetFlag(FLAGS_max_rate);
     options.max_reconnects = absl::GetFlag(FLAGS_reconnects);
     options.max_line_bytes =
         static_cast<size_t>(absl::GetFlag(FLAGS_max_line_bytes));
