@@ -78,6 +78,7 @@ client::ClientOptions ClientFor(const std::string& address,
   client::ClientOptions options;
   options.address = address;
   options.timeout = services.timeout;
+  options.security = services.security;
   return options;
 }
 
@@ -103,7 +104,11 @@ absl::Status CheckConfidence(absl::string_view flag, double value) {
 
 const std::vector<const char*>& GlobalFlags() {
   static const auto* const flags =
-      new std::vector<const char*>{"ingest", "store", "classifier", "timeout"};
+      new std::vector<const char*>{"ingest",         "store",
+                                   "classifier",     "timeout",
+                                   "tls_ca",         "tls_client_cert",
+                                   "tls_client_key", "tls_server_name",
+                                   "token",          "token_file"};
   return *flags;
 }
 
@@ -494,7 +499,7 @@ int RunHealthCommand(const ServiceOptions& services,
   int exit_code = 0;
   for (const std::string& address : addresses) {
     const absl::Status status =
-        client::CheckHealth(address, service, services.timeout);
+        client::CheckHealth(ClientFor(address, services), service);
     if (status.ok()) {
       out << address << ": SERVING\n";
     } else {
