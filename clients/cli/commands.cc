@@ -18,6 +18,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/strip.h"
+#include "clients/cpp/security_flags.h"
 #include "services/common/status_macros.h"
 #include "services/common/text.h"
 
@@ -104,11 +105,8 @@ absl::Status CheckConfidence(absl::string_view flag, double value) {
 
 const std::vector<const char*>& GlobalFlags() {
   static const auto* const flags =
-      new std::vector<const char*>{"ingest",         "store",
-                                   "classifier",     "timeout",
-                                   "tls_ca",         "tls_client_cert",
-                                   "tls_client_key", "tls_server_name",
-                                   "token",          "token_file"};
+      new std::vector<const char*>(Concat({"ingest", "store", "classifier", "timeout"},
+                                          client::ClientSecurityFlagNames()));
   return *flags;
 }
 

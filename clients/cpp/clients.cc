@@ -119,6 +119,14 @@ absl::StatusOr<ClientSecurity> LoadClientSecurity(
           absl::StrCat("--token_file: ", files.token_file, " is empty"));
     }
   }
+  // gRPC metadata values are visible ASCII; anything else cannot be sent.
+  for (const char c : security.token) {
+    if (c < 0x21 || c > 0x7e) {
+      return absl::InvalidArgumentError(
+          "the bearer token may hold only visible ASCII characters (no "
+          "spaces or control characters)");
+    }
+  }
   return security;
 }
 

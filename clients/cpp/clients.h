@@ -57,7 +57,8 @@ struct ClientSecurityFiles {
 
 // Reads the files. INVALID_ARGUMENT (naming the flag) when a client
 // certificate comes without its key or the other way round, when both a
-// token and a token file are given, or when the token file is empty;
+// token and a token file are given, when the token file is empty, or when
+// the token holds anything but visible ASCII;
 // NOT_FOUND when a file cannot be read.
 absl::StatusOr<ClientSecurity> LoadClientSecurity(
     const ClientSecurityFiles& files);

@@ -14,6 +14,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
+#include "absl/time/clock.h"
 #include "clients/cpp/clients.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -299,6 +300,51 @@ TEST_F(SecurityTest, InternalCallsNeedTheServiceRole) {
             absl::StatusCode::kPermissionDenied);
 }
 
+TEST_F(SecurityTest, IngestKeepsArticlesWhenItsOwnTokenIsRefused) {
+  const std::string dir = MakeTempDir("security-ingest");
+  // Ingest misconfigured with a read-write token: the store refuses its
+  // PutArticles.
+  const auto ingest_with = [&](const std::string& token_file) {
+    return Start("kabar-ingest",
+                 {"--tls_cert=" + deployment->Cert("server.pem"),
+                  "--tls_key=" + deployment->Cert("server.key"),
+                  "--auth_tokens_file=" + deployment->Cert("tokens.txt"),
+                  "--classifier=" + deployment->classify->address(),
+                  "--store=" + deployment->store->address(),
+                  "--tls_ca=" + deployment->Cert("ca.pem"),
+                  "--tls_client_cert=" + deployment->Cert("server.pem"),
+                  "--tls_client_key=" + deployment->Cert("server.key"),
+                  "--token_file=" + deployment->Cert(token_file), "--spool_dir=" + dir},
+                 "kabar.v1.IngestService", Tls());
+  };
+  std::unique_ptr<ServiceProcess> misconfigured = ingest_with("read-write.token");
+  ASSERT_NE(misconfigured, nullptr);
+  v1::Article article = Article("Spooled while refused");
+  article.set_id("spooled-while-refused");
+  const client::IngestClient client(
+      To(*misconfigured, Tls(), deployment->Token("read-write")));
+  const absl::StatusOr<v1::IngestAck> ack = client.IngestArticle(article);
+  EXPECT_EQ(ack.status().code(), absl::StatusCode::kUnavailable);
+  EXPECT_THAT(ack.status().message(), HasSubstr("ingest's credentials were refused"));
+  EXPECT_THAT(ack.status().message(), HasSubstr("needs role service"));
+  ASSERT_EQ(misconfigured->Stop().value_or(-1), 0);
+
+  // Restarted with the service token, ingest stores what it had spooled.
+  std::unique_ptr<ServiceProcess> fixed = ingest_with("service.token");
+  ASSERT_NE(fixed, nullptr);
+  const client::StoreClient store(
+      To(*deployment->store, MutualTls(), deployment->Token("read-only")));
+  absl::StatusOr<v1::StoredArticle> stored = store.GetArticle(article.id());
+  for (int i = 0; i < 300 && !stored.ok(); ++i) {
+    absl::SleepFor(absl::Milliseconds(100));
+    stored = store.GetArticle(article.id());
+  }
+  ASSERT_TRUE(stored.ok()) << stored.status();
+  EXPECT_EQ(stored->article().title(), "Spooled while refused");
+  EXPECT_EQ(fixed->Stop().value_or(-1), 0);
+  std::filesystem::remove_all(dir);
+}
+
 TEST_F(SecurityTest, PlaintextClientAgainstTlsServerFailsClearly) {
   const client::StoreClient store(To(*deployment->ingest, client::ClientSecurity{},
                                      deployment->Token("read-only")));
@@ -359,6 +405,11 @@ TEST_F(SecurityTest, ServicesRefuseUnsafeOrBrokenSettings) {
                 .value_or(-1),
             1);
   EXPECT_THAT(output, HasSubstr("bad-tokens.txt:1: unknown role \"superuser\""));
+  // A token gRPC could not send.
+  EXPECT_EQ(RunCommand({BinaryPath("kabar"), "query", "--token=two words"}, &output)
+                .value_or(-1),
+            2);
+  EXPECT_THAT(output, HasSubstr("only visible ASCII"));
 }
 
 }  // namespace
