@@ -104,9 +104,9 @@ absl::Status CheckConfidence(absl::string_view flag, double value) {
 }  // namespace
 
 const std::vector<const char*>& GlobalFlags() {
-  static const auto* const flags =
-      new std::vector<const char*>(Concat({"ingest", "store", "classifier", "timeout"},
-                                          client::ClientSecurityFlagNames()));
+  static const auto* const flags = new std::vector<const char*>(
+      Concat({"ingest", "store", "classifier", "timeout"},
+             client::ClientSecurityFlagNames()));
   return *flags;
 }
 

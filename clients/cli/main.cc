@@ -108,7 +108,8 @@ int Run(const std::string& command, const std::vector<std::string>& args) {
   services.timeout = absl::GetFlag(FLAGS_timeout);
   absl::StatusOr<kabar::client::ClientSecurity> security =
       kabar::client::ClientSecurityFromFlags();
-  if (!security.ok()) return Usage(command, std::string(security.status().message()));
+  if (!security.ok())
+    return Usage(command, std::string(security.status().message()));
   services.security = *std::move(security);
   const absl::StatusOr<cli::OutputFormat> format =
       cli::ParseOutputFormat(absl::GetFlag(FLAGS_format));

@@ -22,7 +22,8 @@ std::unique_ptr<grpc::ClientContext> NewStreamContext(
     const ClientSecurity& security) {
   auto context = std::make_unique<grpc::ClientContext>();
   if (!security.token.empty()) {
-    context->AddMetadata("authorization", absl::StrCat("Bearer ", security.token));
+    context->AddMetadata("authorization",
+                         absl::StrCat("Bearer ", security.token));
   }
   return context;
 }
@@ -36,7 +37,8 @@ std::unique_ptr<grpc::ClientContext> NewContext(const ClientSecurity& security,
 
 // The first line of `text` without surrounding whitespace.
 std::string FirstLine(absl::string_view text) {
-  return std::string(absl::StripAsciiWhitespace(text.substr(0, text.find('\n'))));
+  return std::string(
+      absl::StripAsciiWhitespace(text.substr(0, text.find('\n'))));
 }
 
 // FromGrpcStatus, plus a hint when the connection was closed during the
@@ -55,10 +57,10 @@ absl::Status ClientStatus(const grpc::Status& status, const std::string& peer,
         " (if the server uses TLS, connect with TLS: --tls_ca=CA_PEM)"));
   }
   if (!client_cert) {
-    return absl::UnavailableError(absl::StrCat(
-        converted.message(),
-        " (if the server requires client certificates, pass "
-        "--tls_client_cert and --tls_client_key)"));
+    return absl::UnavailableError(
+        absl::StrCat(converted.message(),
+                     " (if the server requires client certificates, pass "
+                     "--tls_client_cert and --tls_client_key)"));
   }
   return converted;
 }
@@ -106,7 +108,8 @@ absl::StatusOr<ClientSecurity> LoadClientSecurity(
                            common::ReadSecurityFile(files.tls_client_key_file,
                                                     "--tls_client_key file"));
   }
-  security.tls = !files.tls_ca_file.empty() || !files.tls_client_cert_file.empty();
+  security.tls =
+      !files.tls_ca_file.empty() || !files.tls_client_cert_file.empty();
   security.server_name = files.tls_server_name;
   security.token = files.token;
   if (!files.token_file.empty()) {
@@ -171,7 +174,8 @@ absl::Status CheckHealth(const std::string& address, const std::string& service,
   return CheckHealth(options, service);
 }
 
-absl::Status CheckHealth(const ClientOptions& options, const std::string& service) {
+absl::Status CheckHealth(const ClientOptions& options,
+                         const std::string& service) {
   const std::string& address = options.address;
   auto stub = grpc::health::v1::Health::NewStub(MakeChannel(options));
   grpc::health::v1::HealthCheckRequest request;
@@ -302,8 +306,8 @@ std::unique_ptr<IngestStreamCall> IngestClient::OpenStream() const {
   std::unique_ptr<grpc::ClientContext> context =
       NewStreamContext(options_.security);
   auto stream = stub_->IngestStream(context.get());
-  return std::make_unique<IngestStreamCall>(std::move(context), std::move(stream),
-                                            peer_, options_.security);
+  return std::make_unique<IngestStreamCall>(
+      std::move(context), std::move(stream), peer_, options_.security);
 }
 
 }  // namespace kabar::client

@@ -83,7 +83,8 @@ std::shared_ptr<grpc::Channel> MakeChannel(const ClientOptions& options);
 absl::Status CheckHealth(const std::string& address, const std::string& service,
                          absl::Duration timeout);
 // The same over `options`' channel (TLS, client certificate) and deadline.
-absl::Status CheckHealth(const ClientOptions& options, const std::string& service);
+absl::Status CheckHealth(const ClientOptions& options,
+                         const std::string& service);
 
 class ClassifyClient final {
  public:
@@ -137,10 +138,12 @@ class StoreClient final {
 // different threads at once (one writer, one reader).
 class IngestStreamCall final {
  public:
-  IngestStreamCall(std::unique_ptr<grpc::ClientContext> context,
-                   std::unique_ptr<grpc::ClientReaderWriter<
-                       v1::IngestStreamRequest, v1::IngestAck>> stream,
-                   std::string peer, const ClientSecurity& security = {})
+  IngestStreamCall(
+      std::unique_ptr<grpc::ClientContext> context,
+      std::unique_ptr<
+          grpc::ClientReaderWriter<v1::IngestStreamRequest, v1::IngestAck>>
+          stream,
+      std::string peer, const ClientSecurity& security = {})
       : context_(std::move(context)),
         stream_(std::move(stream)),
         peer_(std::move(peer)),

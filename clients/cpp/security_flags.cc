@@ -7,7 +7,8 @@ ABSL_FLAG(std::string, tls_ca, "",
           "PEM CA certificate(s) that verify the services; turns TLS on.");
 ABSL_FLAG(std::string, tls_client_cert, "",
           "PEM certificate presented to services that require mutual TLS.");
-ABSL_FLAG(std::string, tls_client_key, "", "PEM private key of --tls_client_cert.");
+ABSL_FLAG(std::string, tls_client_key, "",
+          "PEM private key of --tls_client_cert.");
 ABSL_FLAG(std::string, tls_server_name, "",
           "Name expected in the services' certificates instead of the host "
           "dialed.");
@@ -21,8 +22,8 @@ namespace kabar::client {
 
 const std::vector<const char*>& ClientSecurityFlagNames() {
   static const auto* const names = new std::vector<const char*>{
-      "tls_ca", "tls_client_cert", "tls_client_key",
-      "tls_server_name", "token", "token_file"};
+      "tls_ca",          "tls_client_cert", "tls_client_key",
+      "tls_server_name", "token",           "token_file"};
   return *names;
 }
 

@@ -40,7 +40,8 @@ bool IsLowerHex(absl::string_view text) {
 
 // Constant-time equality of two digests of the same length.
 bool DigestsEqual(const std::string& a, const std::string& b) {
-  return a.size() == b.size() && CRYPTO_memcmp(a.data(), b.data(), a.size()) == 0;
+  return a.size() == b.size() &&
+         CRYPTO_memcmp(a.data(), b.data(), a.size()) == 0;
 }
 
 struct BioDeleter {
@@ -65,8 +66,8 @@ absl::StatusOr<std::unique_ptr<X509, X509Deleter>> ParseCertificate(
   std::unique_ptr<X509, X509Deleter> cert(
       PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr));
   if (cert == nullptr) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "--", flag, ": ", path, " holds no PEM certificate"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("--", flag, ": ", path, " holds no PEM certificate"));
   }
   return cert;
 }
@@ -82,10 +83,9 @@ absl::Status CheckKeyMatches(const std::string& key_pem, X509* cert,
                      " holds no unencrypted PEM private key"));
   }
   if (X509_check_private_key(cert, key.get()) != 1) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("--tls_key: ", options.tls_key_file,
-                     " is not the key of the certificate in ",
-                     options.tls_cert_file));
+    return absl::InvalidArgumentError(absl::StrCat(
+        "--tls_key: ", options.tls_key_file,
+        " is not the key of the certificate in ", options.tls_cert_file));
   }
   return absl::OkStatus();
 }
@@ -148,7 +148,9 @@ absl::StatusOr<TokenTable> TokenTable::Parse(absl::string_view text,
   int line_number = 0;
   for (absl::string_view line : absl::StrSplit(text, '\n')) {
     ++line_number;
-    const auto where = [&] { return absl::StrCat(origin, ":", line_number, ": "); };
+    const auto where = [&] {
+      return absl::StrCat(origin, ":", line_number, ": ");
+    };
     if (const size_t hash = line.find('#'); hash != absl::string_view::npos) {
       line = line.substr(0, hash);
     }
@@ -165,8 +167,8 @@ absl::StatusOr<TokenTable> TokenTable::Parse(absl::string_view text,
     if (absl::ConsumePrefix(&token, kDigestPrefix)) {
       const std::string digest = absl::AsciiStrToLower(token);
       if (digest.size() != 64 || !IsLowerHex(digest)) {
-        return absl::InvalidArgumentError(absl::StrCat(
-            where(), "a sha256: digest must be 64 hex digits"));
+        return absl::InvalidArgumentError(
+            absl::StrCat(where(), "a sha256: digest must be 64 hex digits"));
       }
       entry.sha256_hex = digest;
     } else {
@@ -194,7 +196,8 @@ absl::StatusOr<TokenTable> TokenTable::Parse(absl::string_view text,
 }
 
 absl::StatusOr<TokenTable> TokenTable::Load(const std::string& path) {
-  KABAR_ASSIGN_OR_RETURN(std::string text, ReadSecurityFile(path, "tokens file"));
+  KABAR_ASSIGN_OR_RETURN(std::string text,
+                         ReadSecurityFile(path, "tokens file"));
   return Parse(text, path);
 }
 
@@ -202,7 +205,8 @@ const TokenTable::Entry* TokenTable::Find(absl::string_view token) const {
   const std::string digest = Sha256Hex(token);
   const Entry* found = nullptr;
   for (const Entry& entry : entries_) {
-    if (DigestsEqual(digest, entry.sha256_hex) && found == nullptr) found = &entry;
+    if (DigestsEqual(digest, entry.sha256_hex) && found == nullptr)
+      found = &entry;
   }
   return found;
 }
@@ -214,15 +218,16 @@ absl::Status AuthorizeCall(const TokenTable& tokens, absl::string_view method,
   const std::optional<Role> needed = RequiredRole(method);
   if (!needed.has_value()) return absl::OkStatus();
   if (!authorization.has_value()) {
-    return absl::UnauthenticatedError(
-        absl::StrCat("missing bearer token: ", method, " needs a token with role ",
-                     RoleName(*needed), "; ", kTokenHelp));
+    return absl::UnauthenticatedError(absl::StrCat(
+        "missing bearer token: ", method, " needs a token with role ",
+        RoleName(*needed), "; ", kTokenHelp));
   }
   absl::string_view value = absl::StripAsciiWhitespace(*authorization);
-  if (value.size() < 7 || !absl::EqualsIgnoreCase(value.substr(0, 7), "bearer ")) {
-    return absl::UnauthenticatedError(
-        absl::StrCat("malformed authorization metadata: expected \"Bearer TOKEN\"; ",
-                     kTokenHelp));
+  if (value.size() < 7 ||
+      !absl::EqualsIgnoreCase(value.substr(0, 7), "bearer ")) {
+    return absl::UnauthenticatedError(absl::StrCat(
+        "malformed authorization metadata: expected \"Bearer TOKEN\"; ",
+        kTokenHelp));
   }
   const absl::string_view token = absl::StripAsciiWhitespace(value.substr(7));
   const TokenTable::Entry* entry = tokens.Find(token);
@@ -239,10 +244,10 @@ absl::Status AuthorizeCall(const TokenTable& tokens, absl::string_view method,
   return absl::OkStatus();
 }
 
-grpc::Status TokenAuthProcessor::Process(const InputMetadata& auth_metadata,
-                                         grpc::AuthContext* /*context*/,
-                                         OutputMetadata* consumed_auth_metadata,
-                                         OutputMetadata* /*response_metadata*/) {
+grpc::Status TokenAuthProcessor::Process(
+    const InputMetadata& auth_metadata, grpc::AuthContext* /*context*/,
+    OutputMetadata* consumed_auth_metadata,
+    OutputMetadata* /*response_metadata*/) {
   absl::string_view method;
   if (auto path = auth_metadata.find(":path"); path != auth_metadata.end()) {
     method = absl::string_view(path->second.data(), path->second.size());
@@ -250,9 +255,11 @@ grpc::Status TokenAuthProcessor::Process(const InputMetadata& auth_metadata,
   std::optional<absl::string_view> authorization;
   if (auto found = auth_metadata.find(kAuthorizationKey);
       found != auth_metadata.end()) {
-    authorization = absl::string_view(found->second.data(), found->second.size());
+    authorization =
+        absl::string_view(found->second.data(), found->second.size());
     // Handlers have no use for the token; keep it out of their sight.
-    consumed_auth_metadata->emplace(kAuthorizationKey, std::string(*authorization));
+    consumed_auth_metadata->emplace(kAuthorizationKey,
+                                    std::string(*authorization));
   }
   const absl::Status status = AuthorizeCall(tokens_, method, authorization);
   if (status.ok()) return grpc::Status::OK;
@@ -276,7 +283,8 @@ absl::StatusOr<std::string> ReadSecurityFile(const std::string& path,
 
 absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> MakeServerCredentials(
     const ServerSecurityOptions& options) {
-  const bool tls = !options.tls_cert_file.empty() || !options.tls_key_file.empty();
+  const bool tls =
+      !options.tls_cert_file.empty() || !options.tls_key_file.empty();
   if (!tls) {
     if (!options.tls_client_ca_file.empty()) {
       return absl::InvalidArgumentError(
@@ -295,13 +303,15 @@ absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> MakeServerCredentials(
   KABAR_ASSIGN_OR_RETURN(
       std::string cert_pem,
       ReadSecurityFile(options.tls_cert_file, "--tls_cert file"));
-  KABAR_ASSIGN_OR_RETURN(std::string key_pem,
-                         ReadSecurityFile(options.tls_key_file, "--tls_key file"));
+  KABAR_ASSIGN_OR_RETURN(
+      std::string key_pem,
+      ReadSecurityFile(options.tls_key_file, "--tls_key file"));
   KABAR_ASSIGN_OR_RETURN(
       auto cert, ParseCertificate(cert_pem, "tls_cert", options.tls_cert_file));
   KABAR_RETURN_IF_ERROR(CheckKeyMatches(key_pem, cert.get(), options));
 
-  grpc::SslServerCredentialsOptions ssl(GRPC_SSL_DONT_REQUEST_CLIENT_CERTIFICATE);
+  grpc::SslServerCredentialsOptions ssl(
+      GRPC_SSL_DONT_REQUEST_CLIENT_CERTIFICATE);
   if (!options.tls_client_ca_file.empty()) {
     KABAR_ASSIGN_OR_RETURN(
         ssl.pem_root_certs,
@@ -325,9 +335,9 @@ absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> MakeServerCredentials(
 }
 
 std::string DescribeServerSecurity(const ServerSecurityOptions& options) {
-  std::string text = options.tls_cert_file.empty()           ? "plaintext"
-                     : options.tls_client_ca_file.empty()   ? "TLS"
-                                                            : "mutual TLS";
+  std::string text = options.tls_cert_file.empty()        ? "plaintext"
+                     : options.tls_client_ca_file.empty() ? "TLS"
+                                                          : "mutual TLS";
   absl::StrAppend(&text, options.auth_tokens_file.empty()
                              ? ", no token auth"
                              : absl::StrCat(", bearer tokens from ",

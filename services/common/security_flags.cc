@@ -5,8 +5,9 @@
 
 #include "absl/flags/flag.h"
 
-ABSL_FLAG(std::string, tls_cert, "",
-          "PEM certificate chain of this server; with --tls_key, serve TLS only");
+ABSL_FLAG(
+    std::string, tls_cert, "",
+    "PEM certificate chain of this server; with --tls_key, serve TLS only");
 ABSL_FLAG(std::string, tls_key, "", "PEM private key of --tls_cert");
 ABSL_FLAG(std::string, tls_client_ca, "",
           "PEM CA certificates; when set, clients must present a certificate "

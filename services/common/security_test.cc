@@ -16,13 +16,15 @@ constexpr char kQuery[] = "/kabar.v1.StoreService/QueryArticles";
 constexpr char kPut[] = "/kabar.v1.StoreService/PutArticles";
 
 TokenTable Tokens() {
-  const std::string text = "# tokens of the test\n"
-                           "sha256:" + Sha256Hex("reader-secret") +
-                           "  read-only  dashboard\n"
-                           "\n"
-                           "writer-secret\tread-write\tnewsroom   # plain\n"
-                           "sha256:" + Sha256Hex("ingest-secret") +
-                           " service\n";
+  const std::string text =
+      "# tokens of the test\n"
+      "sha256:" +
+      Sha256Hex("reader-secret") +
+      "  read-only  dashboard\n"
+      "\n"
+      "writer-secret\tread-write\tnewsroom   # plain\n"
+      "sha256:" +
+      Sha256Hex("ingest-secret") + " service\n";
   absl::StatusOr<TokenTable> table = TokenTable::Parse(text, "tokens");
   EXPECT_TRUE(table.ok()) << table.status();
   return *std::move(table);
@@ -40,16 +42,20 @@ TEST(RequiredRoleTest, ReadsWritesInternalAndOpenMethods) {
   EXPECT_EQ(RequiredRole(kQuery), Role::kReadOnly);
   EXPECT_EQ(RequiredRole("/kabar.v1.StoreService/GetArticle"), Role::kReadOnly);
   EXPECT_EQ(RequiredRole(kIngest), Role::kReadWrite);
-  EXPECT_EQ(RequiredRole("/kabar.v1.IngestService/IngestArticle"), Role::kReadWrite);
+  EXPECT_EQ(RequiredRole("/kabar.v1.IngestService/IngestArticle"),
+            Role::kReadWrite);
   EXPECT_EQ(RequiredRole(kPut), Role::kService);
-  EXPECT_EQ(RequiredRole("/kabar.v1.StoreService/UpdateLabels"), Role::kService);
-  EXPECT_EQ(RequiredRole("/kabar.v1.ClassifierService/ReloadModels"), Role::kService);
+  EXPECT_EQ(RequiredRole("/kabar.v1.StoreService/UpdateLabels"),
+            Role::kService);
+  EXPECT_EQ(RequiredRole("/kabar.v1.ClassifierService/ReloadModels"),
+            Role::kService);
   EXPECT_EQ(RequiredRole("/grpc.health.v1.Health/Check"), std::nullopt);
   EXPECT_EQ(RequiredRole("/grpc.reflection.v1alpha.ServerReflection/"
                          "ServerReflectionInfo"),
             std::nullopt);
   // Unknown methods are closed to all but the service role.
-  EXPECT_EQ(RequiredRole("/kabar.v1.StoreService/DropEverything"), Role::kService);
+  EXPECT_EQ(RequiredRole("/kabar.v1.StoreService/DropEverything"),
+            Role::kService);
   EXPECT_EQ(RequiredRole(""), Role::kService);
 }
 
@@ -91,7 +97,8 @@ TEST(AuthorizeCallTest, MissingMalformedAndUnknownTokensAreUnauthenticated) {
   const absl::Status missing = AuthorizeCall(tokens, kQuery, std::nullopt);
   EXPECT_EQ(missing.code(), absl::StatusCode::kUnauthenticated);
   EXPECT_THAT(missing.message(), HasSubstr("missing bearer token"));
-  EXPECT_THAT(missing.message(), HasSubstr("needs a token with role read-only"));
+  EXPECT_THAT(missing.message(),
+              HasSubstr("needs a token with role read-only"));
 
   const absl::Status basic = AuthorizeCall(tokens, kQuery, "Basic dXNlcg==");
   EXPECT_EQ(basic.code(), absl::StatusCode::kUnauthenticated);
@@ -108,7 +115,8 @@ TEST(AuthorizeCallTest, MissingMalformedAndUnknownTokensAreUnauthenticated) {
 TEST(AuthorizeCallTest, RolesAreOrdered) {
   const TokenTable tokens = Tokens();
   std::string name;
-  EXPECT_TRUE(AuthorizeCall(tokens, kQuery, "Bearer reader-secret", &name).ok());
+  EXPECT_TRUE(
+      AuthorizeCall(tokens, kQuery, "Bearer reader-secret", &name).ok());
   EXPECT_EQ(name, "dashboard");
   EXPECT_TRUE(AuthorizeCall(tokens, kQuery, "bearer  writer-secret ").ok());
   EXPECT_TRUE(AuthorizeCall(tokens, kIngest, "Bearer writer-secret").ok());
@@ -121,7 +129,8 @@ TEST(AuthorizeCallTest, RolesAreOrdered) {
   EXPECT_EQ(reader_ingests.message(),
             "token \"dashboard\" has role read-only; "
             "/kabar.v1.IngestService/IngestStream needs role read-write");
-  const absl::Status writer_puts = AuthorizeCall(tokens, kPut, "Bearer writer-secret");
+  const absl::Status writer_puts =
+      AuthorizeCall(tokens, kPut, "Bearer writer-secret");
   EXPECT_EQ(writer_puts.code(), absl::StatusCode::kPermissionDenied);
   EXPECT_THAT(writer_puts.message(), HasSubstr("needs role service"));
 }
@@ -130,7 +139,8 @@ TEST(AuthorizeCallTest, OpenMethodsNeedNoToken) {
   const TokenTable tokens = Tokens();
   std::string name = "stale";
   EXPECT_TRUE(
-      AuthorizeCall(tokens, "/grpc.health.v1.Health/Check", std::nullopt, &name).ok());
+      AuthorizeCall(tokens, "/grpc.health.v1.Health/Check", std::nullopt, &name)
+          .ok());
   EXPECT_EQ(name, "");
 }
 

@@ -63,7 +63,8 @@ int main(int argc, char** argv) {
   }
   auto security = kabar::client::ClientSecurityFromFlags();
   if (!security.ok()) {
-    std::fprintf(stderr, "kabar-ingest: %s\n", std::string(security.status().message()).c_str());
+    std::fprintf(stderr, "kabar-ingest: %s\n",
+                 std::string(security.status().message()).c_str());
     return 1;
   }
   kabar::client::ClientOptions classifier;

@@ -66,44 +66,50 @@ class SecurityTest : public ::testing::Test {
     d.certs = d.dir + "/certs";
     std::string output;
     const absl::StatusOr<int> made = RunCommand(
-        {"/bin/bash", kSourceDir + "/deploy/gen-dev-certs.sh", d.certs}, &output);
+        {"/bin/bash", kSourceDir + "/deploy/gen-dev-certs.sh", d.certs},
+        &output);
     if (!made.ok() || *made != 0) {
       ADD_FAILURE() << "gen-dev-certs.sh failed: " << output;
       return;
     }
     // Internal services: mutual TLS and tokens.
     const std::vector<std::string> internal_tls = {
-        "--tls_cert=" + d.Cert("server.pem"), "--tls_key=" + d.Cert("server.key"),
+        "--tls_cert=" + d.Cert("server.pem"),
+        "--tls_key=" + d.Cert("server.key"),
         "--tls_client_ca=" + d.Cert("ca.pem"),
         "--auth_tokens_file=" + d.Cert("tokens.txt")};
     // What ingest and the health checks of internal services present.
     client::ClientSecurity service_identity = ServiceIdentity();
     std::vector<std::string> classify_args = internal_tls;
-    classify_args.push_back("--language_model=" + kSourceDir + "/models/lid.176.ftz");
-    classify_args.push_back("--topic_model=" + kSourceDir + "/models/topic.ftz");
-    d.classify = Start("kabar-classify", classify_args, "kabar.v1.ClassifierService",
-                       service_identity);
+    classify_args.push_back("--language_model=" + kSourceDir +
+                            "/models/lid.176.ftz");
+    classify_args.push_back("--topic_model=" + kSourceDir +
+                            "/models/topic.ftz");
+    d.classify = Start("kabar-classify", classify_args,
+                       "kabar.v1.ClassifierService", service_identity);
     std::vector<std::string> store_args = internal_tls;
     store_args.push_back("--db=" + d.dir + "/kabar.db");
     d.store = Start("kabar-store", store_args, "kabar.v1.StoreService",
                     service_identity);
     if (d.classify == nullptr || d.store == nullptr) return;
     // The front door: TLS and tokens, no client certificates.
-    d.ingest = Start(
-        "kabar-ingest",
-        {"--tls_cert=" + d.Cert("server.pem"), "--tls_key=" + d.Cert("server.key"),
-         "--auth_tokens_file=" + d.Cert("tokens.txt"),
-         "--classifier=" + d.classify->address(), "--store=" + d.store->address(),
-         "--tls_ca=" + d.Cert("ca.pem"), "--tls_client_cert=" + d.Cert("server.pem"),
-         "--tls_client_key=" + d.Cert("server.key"),
-         "--token_file=" + d.Cert("service.token"),
-         "--spool_dir=" + d.dir + "/spool"},
-        "kabar.v1.IngestService", Tls());
+    d.ingest =
+        Start("kabar-ingest",
+              {"--tls_cert=" + d.Cert("server.pem"),
+               "--tls_key=" + d.Cert("server.key"),
+               "--auth_tokens_file=" + d.Cert("tokens.txt"),
+               "--classifier=" + d.classify->address(),
+               "--store=" + d.store->address(), "--tls_ca=" + d.Cert("ca.pem"),
+               "--tls_client_cert=" + d.Cert("server.pem"),
+               "--tls_client_key=" + d.Cert("server.key"),
+               "--token_file=" + d.Cert("service.token"),
+               "--spool_dir=" + d.dir + "/spool"},
+              "kabar.v1.IngestService", Tls());
   }
 
   static void TearDownTestSuite() {
-    for (auto* process : {&deployment->ingest, &deployment->store,
-                          &deployment->classify}) {
+    for (auto* process :
+         {&deployment->ingest, &deployment->store, &deployment->classify}) {
       if (*process != nullptr) {
         EXPECT_EQ((*process)->Stop().value_or(-1), 0);
       }
@@ -117,12 +123,12 @@ class SecurityTest : public ::testing::Test {
     ASSERT_NE(deployment->ingest, nullptr) << "services did not start";
   }
 
-  static std::unique_ptr<ServiceProcess> Start(const std::string& binary,
-                                               const std::vector<std::string>& args,
-                                               const std::string& service,
-                                               const client::ClientSecurity& security) {
-    auto process = ServiceProcess::Start(BinaryPath(binary), args, deployment->dir,
-                                         service, absl::Seconds(60), security);
+  static std::unique_ptr<ServiceProcess> Start(
+      const std::string& binary, const std::vector<std::string>& args,
+      const std::string& service, const client::ClientSecurity& security) {
+    auto process =
+        ServiceProcess::Start(BinaryPath(binary), args, deployment->dir,
+                              service, absl::Seconds(60), security);
     if (!process.ok()) {
       ADD_FAILURE() << process.status();
       return nullptr;
@@ -174,13 +180,15 @@ class SecurityTest : public ::testing::Test {
   // Runs the CLI with TLS and the client certificate against the suite's
   // services, plus `args` (command first).
   int Kabar(std::vector<std::string> args, std::string* output) {
-    std::vector<std::string> argv = {BinaryPath("kabar"), args[0],
-                                     "--ingest=" + deployment->ingest->address(),
-                                     "--store=" + deployment->store->address(),
-                                     "--classifier=" + deployment->classify->address(),
-                                     "--tls_ca=" + deployment->Cert("ca.pem"),
-                                     "--tls_client_cert=" + deployment->Cert("client.pem"),
-                                     "--tls_client_key=" + deployment->Cert("client.key")};
+    std::vector<std::string> argv = {
+        BinaryPath("kabar"),
+        args[0],
+        "--ingest=" + deployment->ingest->address(),
+        "--store=" + deployment->store->address(),
+        "--classifier=" + deployment->classify->address(),
+        "--tls_ca=" + deployment->Cert("ca.pem"),
+        "--tls_client_cert=" + deployment->Cert("client.pem"),
+        "--tls_client_key=" + deployment->Cert("client.key")};
     argv.insert(argv.end(), args.begin() + 1, args.end());
     absl::StatusOr<int> code = RunCommand(argv, output);
     EXPECT_TRUE(code.ok()) << code.status();
@@ -191,7 +199,8 @@ class SecurityTest : public ::testing::Test {
 v1::Article Article(const std::string& title) {
   v1::Article article;
   article.set_title(title);
-  article.set_body(absl::StrCat(title, ": the parliament voted on the budget."));
+  article.set_body(
+      absl::StrCat(title, ": the parliament voted on the budget."));
   return article;
 }
 
@@ -206,10 +215,12 @@ TEST_F(SecurityTest, HealthNeedsNoToken) {
 
 TEST_F(SecurityTest, NoTokenIsUnauthenticated) {
   const client::IngestClient ingest(To(*deployment->ingest, Tls()));
-  const absl::StatusOr<v1::IngestAck> ack = ingest.IngestArticle(Article("No token"));
+  const absl::StatusOr<v1::IngestAck> ack =
+      ingest.IngestArticle(Article("No token"));
   EXPECT_EQ(ack.status().code(), absl::StatusCode::kUnauthenticated);
   EXPECT_THAT(ack.status().message(), HasSubstr("missing bearer token"));
-  EXPECT_THAT(ack.status().message(), HasSubstr("needs a token with role read-write"));
+  EXPECT_THAT(ack.status().message(),
+              HasSubstr("needs a token with role read-write"));
 
   std::string output;
   EXPECT_EQ(Kabar({"query"}, &output), 1);
@@ -218,8 +229,8 @@ TEST_F(SecurityTest, NoTokenIsUnauthenticated) {
 }
 
 TEST_F(SecurityTest, WrongTokenIsUnauthenticated) {
-  const client::StoreClient store(
-      To(*deployment->store, MutualTls(), deployment->Token("read-only") + "x"));
+  const client::StoreClient store(To(*deployment->store, MutualTls(),
+                                     deployment->Token("read-only") + "x"));
   const auto response = store.QueryArticles(v1::QueryArticlesRequest());
   EXPECT_EQ(response.status().code(), absl::StatusCode::kUnauthenticated);
   EXPECT_THAT(response.status().message(), HasSubstr("invalid bearer token"));
@@ -232,7 +243,8 @@ TEST_F(SecurityTest, WrongTokenIsUnauthenticated) {
 TEST_F(SecurityTest, ReadOnlyTokenQueriesButCannotIngest) {
   const std::string reader = deployment->Token("read-only");
   const client::IngestClient ingest(To(*deployment->ingest, Tls(), reader));
-  const absl::StatusOr<v1::IngestAck> ack = ingest.IngestArticle(Article("Reader"));
+  const absl::StatusOr<v1::IngestAck> ack =
+      ingest.IngestArticle(Article("Reader"));
   EXPECT_EQ(ack.status().code(), absl::StatusCode::kPermissionDenied);
   EXPECT_THAT(ack.status().message(),
               HasSubstr("token \"dev-read-only\" has role read-only; "
@@ -240,8 +252,8 @@ TEST_F(SecurityTest, ReadOnlyTokenQueriesButCannotIngest) {
                         "read-write"));
 
   std::string output;
-  EXPECT_EQ(Kabar({"ingest", kSeedArticle, "--token_file=" +
-                                               deployment->Cert("read-only.token")},
+  EXPECT_EQ(Kabar({"ingest", kSeedArticle,
+                   "--token_file=" + deployment->Cert("read-only.token")},
                   &output),
             2);
   EXPECT_THAT(output, HasSubstr("PERMISSION_DENIED"));
@@ -254,8 +266,8 @@ TEST_F(SecurityTest, ReadOnlyTokenQueriesButCannotIngest) {
 
 TEST_F(SecurityTest, ReadWriteTokenIngestsEndToEndOverTls) {
   std::string output;
-  ASSERT_EQ(Kabar({"ingest", kSeedArticle, "--token_file=" +
-                                               deployment->Cert("read-write.token")},
+  ASSERT_EQ(Kabar({"ingest", kSeedArticle,
+                   "--token_file=" + deployment->Cert("read-write.token")},
                   &output),
             0)
       << output;
@@ -263,19 +275,23 @@ TEST_F(SecurityTest, ReadWriteTokenIngestsEndToEndOverTls) {
   // The stored article, read back with the read-only token from the
   // environment, as the CLI documents.
   std::vector<std::string> argv = {
-      "/usr/bin/env", "KABAR_TOKEN=" + deployment->Token("read-only"),
-      BinaryPath("kabar"), "query",
+      "/usr/bin/env",
+      "KABAR_TOKEN=" + deployment->Token("read-only"),
+      BinaryPath("kabar"),
+      "query",
       "--store=" + deployment->store->address(),
       "--tls_ca=" + deployment->Cert("ca.pem"),
       "--tls_client_cert=" + deployment->Cert("client.pem"),
-      "--tls_client_key=" + deployment->Cert("client.key"), "--format=jsonl"};
+      "--tls_client_key=" + deployment->Cert("client.key"),
+      "--format=jsonl"};
   ASSERT_EQ(RunCommand(argv, &output).value_or(-1), 0) << output;
   EXPECT_THAT(output, HasSubstr("\"language\":"));
   EXPECT_THAT(output, HasSubstr("\"topic\":"));
 
   const client::IngestClient ingest(
       To(*deployment->ingest, Tls(), deployment->Token("read-write")));
-  const absl::StatusOr<v1::IngestAck> ack = ingest.IngestArticle(Article("Writer"));
+  const absl::StatusOr<v1::IngestAck> ack =
+      ingest.IngestArticle(Article("Writer"));
   ASSERT_TRUE(ack.ok()) << ack.status();
   EXPECT_EQ(ack->status(), v1::ACK_STATUS_ACCEPTED);
 }
@@ -305,19 +321,21 @@ TEST_F(SecurityTest, IngestKeepsArticlesWhenItsOwnTokenIsRefused) {
   // Ingest misconfigured with a read-write token: the store refuses its
   // PutArticles.
   const auto ingest_with = [&](const std::string& token_file) {
-    return Start("kabar-ingest",
-                 {"--tls_cert=" + deployment->Cert("server.pem"),
-                  "--tls_key=" + deployment->Cert("server.key"),
-                  "--auth_tokens_file=" + deployment->Cert("tokens.txt"),
-                  "--classifier=" + deployment->classify->address(),
-                  "--store=" + deployment->store->address(),
-                  "--tls_ca=" + deployment->Cert("ca.pem"),
-                  "--tls_client_cert=" + deployment->Cert("server.pem"),
-                  "--tls_client_key=" + deployment->Cert("server.key"),
-                  "--token_file=" + deployment->Cert(token_file), "--spool_dir=" + dir},
-                 "kabar.v1.IngestService", Tls());
+    return Start(
+        "kabar-ingest",
+        {"--tls_cert=" + deployment->Cert("server.pem"),
+         "--tls_key=" + deployment->Cert("server.key"),
+         "--auth_tokens_file=" + deployment->Cert("tokens.txt"),
+         "--classifier=" + deployment->classify->address(),
+         "--store=" + deployment->store->address(),
+         "--tls_ca=" + deployment->Cert("ca.pem"),
+         "--tls_client_cert=" + deployment->Cert("server.pem"),
+         "--tls_client_key=" + deployment->Cert("server.key"),
+         "--token_file=" + deployment->Cert(token_file), "--spool_dir=" + dir},
+        "kabar.v1.IngestService", Tls());
   };
-  std::unique_ptr<ServiceProcess> misconfigured = ingest_with("read-write.token");
+  std::unique_ptr<ServiceProcess> misconfigured =
+      ingest_with("read-write.token");
   ASSERT_NE(misconfigured, nullptr);
   v1::Article article = Article("Spooled while refused");
   article.set_id("spooled-while-refused");
@@ -325,7 +343,8 @@ TEST_F(SecurityTest, IngestKeepsArticlesWhenItsOwnTokenIsRefused) {
       To(*misconfigured, Tls(), deployment->Token("read-write")));
   const absl::StatusOr<v1::IngestAck> ack = client.IngestArticle(article);
   EXPECT_EQ(ack.status().code(), absl::StatusCode::kUnavailable);
-  EXPECT_THAT(ack.status().message(), HasSubstr("ingest's credentials were refused"));
+  EXPECT_THAT(ack.status().message(),
+              HasSubstr("ingest's credentials were refused"));
   EXPECT_THAT(ack.status().message(), HasSubstr("needs role service"));
   ASSERT_EQ(misconfigured->Stop().value_or(-1), 0);
 
@@ -346,7 +365,8 @@ TEST_F(SecurityTest, IngestKeepsArticlesWhenItsOwnTokenIsRefused) {
 }
 
 TEST_F(SecurityTest, PlaintextClientAgainstTlsServerFailsClearly) {
-  const client::StoreClient store(To(*deployment->ingest, client::ClientSecurity{},
+  const client::StoreClient store(To(*deployment->ingest,
+                                     client::ClientSecurity{},
                                      deployment->Token("read-only")));
   const auto response = store.QueryArticles(v1::QueryArticlesRequest());
   EXPECT_EQ(response.status().code(), absl::StatusCode::kUnavailable);
@@ -355,8 +375,8 @@ TEST_F(SecurityTest, PlaintextClientAgainstTlsServerFailsClearly) {
 
   std::string output;
   const absl::StatusOr<int> code =
-      RunCommand({BinaryPath("kabar"), "query", "--store=" + deployment->ingest->address(),
-                  "--timeout=5s"},
+      RunCommand({BinaryPath("kabar"), "query",
+                  "--store=" + deployment->ingest->address(), "--timeout=5s"},
                  &output);
   EXPECT_EQ(code.value_or(-1), 1);
   EXPECT_THAT(output, HasSubstr("UNAVAILABLE"));
@@ -404,11 +424,13 @@ TEST_F(SecurityTest, ServicesRefuseUnsafeOrBrokenSettings) {
                        &output)
                 .value_or(-1),
             1);
-  EXPECT_THAT(output, HasSubstr("bad-tokens.txt:1: unknown role \"superuser\""));
+  EXPECT_THAT(output,
+              HasSubstr("bad-tokens.txt:1: unknown role \"superuser\""));
   // A token gRPC could not send.
-  EXPECT_EQ(RunCommand({BinaryPath("kabar"), "query", "--token=two words"}, &output)
-                .value_or(-1),
-            2);
+  EXPECT_EQ(
+      RunCommand({BinaryPath("kabar"), "query", "--token=two words"}, &output)
+          .value_or(-1),
+      2);
   EXPECT_THAT(output, HasSubstr("only visible ASCII"));
 }
 
