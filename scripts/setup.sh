@@ -16,8 +16,9 @@ KABAR_PACKAGES=(
   libgtest-dev libgmock-dev libpq-dev
 )
 # Only the tests need these: a throwaway PostgreSQL server (see postgres.sh),
-# and the compose file checks.
-KABAR_TEST_PACKAGES=(postgresql python3-yaml docker-compose)
+# the compose file checks, and openssl for deploy/gen-dev-certs.sh (the TLS
+# tests make their certificates with it).
+KABAR_TEST_PACKAGES=(postgresql python3-yaml docker-compose openssl)
 
 kabar_install_packages() {
   local missing=()

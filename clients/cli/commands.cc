@@ -18,6 +18,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/strip.h"
+#include "clients/cpp/security_flags.h"
 #include "services/common/status_macros.h"
 #include "services/common/text.h"
 
@@ -78,6 +79,7 @@ client::ClientOptions ClientFor(const std::string& address,
   client::ClientOptions options;
   options.address = address;
   options.timeout = services.timeout;
+  options.security = services.security;
   return options;
 }
 
@@ -102,8 +104,9 @@ absl::Status CheckConfidence(absl::string_view flag, double value) {
 }  // namespace
 
 const std::vector<const char*>& GlobalFlags() {
-  static const auto* const flags =
-      new std::vector<const char*>{"ingest", "store", "classifier", "timeout"};
+  static const auto* const flags = new std::vector<const char*>(
+      Concat({"ingest", "store", "classifier", "timeout"},
+             client::ClientSecurityFlagNames()));
   return *flags;
 }
 
@@ -496,7 +499,7 @@ int RunHealthCommand(const ServiceOptions& services,
   int exit_code = 0;
   for (const std::string& address : addresses) {
     const absl::Status status =
-        client::CheckHealth(address, service, services.timeout);
+        client::CheckHealth(ClientFor(address, services), service);
     if (status.ok()) {
       out << address << ": SERVING\n";
     } else {

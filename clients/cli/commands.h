@@ -70,6 +70,8 @@ struct ServiceOptions {
   std::string store_address = client::kDefaultStoreAddress;
   std::string classifier_address = client::kDefaultClassifierAddress;
   absl::Duration timeout = absl::Seconds(30);
+  // TLS and bearer token for every service.
+  client::ClientSecurity security;
 };
 
 // Filter flags, as typed. Empty strings and zero confidences do not filter.

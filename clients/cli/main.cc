@@ -13,7 +13,9 @@
 //
 // Filters: --language --topic --source --published_after --published_before
 // --ingested_after --ingested_before --min_language_confidence
-// --min_topic_confidence. Global: --ingest --store --classifier --timeout.
+// --min_topic_confidence. Global: --ingest --store --classifier --timeout,
+// and for secured services --tls_ca --tls_client_cert --tls_client_key
+// --tls_server_name --token (or KABAR_TOKEN) --token_file.
 // Every flag may come from the environment as KABAR_<FLAG>. `kabar --help`
 // and `kabar COMMAND --help` describe the rest.
 #include <unistd.h>
@@ -26,6 +28,7 @@
 #include "absl/flags/flag.h"
 #include "absl/time/time.h"
 #include "clients/cli/commands.h"
+#include "clients/cpp/security_flags.h"
 #include "services/common/flags.h"
 
 ABSL_FLAG(std::string, ingest, kabar::client::kDefaultIngestAddress,
@@ -105,6 +108,11 @@ int Run(const std::string& command, const std::vector<std::string>& args) {
   services.store_address = absl::GetFlag(FLAGS_store);
   services.classifier_address = absl::GetFlag(FLAGS_classifier);
   services.timeout = absl::GetFlag(FLAGS_timeout);
+  absl::StatusOr<kabar::client::ClientSecurity> security =
+      kabar::client::ClientSecurityFromFlags();
+  if (!security.ok())
+    return Usage(command, std::string(security.status().message()));
+  services.security = *std::move(security);
   const absl::StatusOr<cli::OutputFormat> format =
       cli::ParseOutputFormat(absl::GetFlag(FLAGS_format));
   if (!format.ok())

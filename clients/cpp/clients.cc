@@ -5,32 +5,133 @@
 #include <grpcpp/security/credentials.h>
 #include <grpcpp/support/channel_arguments.h>
 
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "services/common/security.h"
+#include "services/common/status_macros.h"
 #include "services/common/status_util.h"
 #include "grpc/health/v1/health.grpc.pb.h"
 
 namespace kabar::client {
 namespace {
 
-std::unique_ptr<grpc::ClientContext> NewContext(absl::Duration timeout) {
+// A context carrying the bearer token, if any; no deadline.
+std::unique_ptr<grpc::ClientContext> NewStreamContext(
+    const ClientSecurity& security) {
   auto context = std::make_unique<grpc::ClientContext>();
+  if (!security.token.empty()) {
+    context->AddMetadata("authorization",
+                         absl::StrCat("Bearer ", security.token));
+  }
+  return context;
+}
+
+std::unique_ptr<grpc::ClientContext> NewContext(const ClientSecurity& security,
+                                                absl::Duration timeout) {
+  std::unique_ptr<grpc::ClientContext> context = NewStreamContext(security);
   context->set_deadline(absl::ToChronoTime(absl::Now() + timeout));
   return context;
+}
+
+// The first line of `text` without surrounding whitespace.
+std::string FirstLine(absl::string_view text) {
+  return std::string(
+      absl::StripAsciiWhitespace(text.substr(0, text.find('\n'))));
+}
+
+// FromGrpcStatus, plus a hint when the connection was closed during the
+// handshake the way a TLS server closes a plaintext client, or a mutual-TLS
+// server a client without a certificate.
+absl::Status ClientStatus(const grpc::Status& status, const std::string& peer,
+                          bool tls, bool client_cert) {
+  absl::Status converted = common::FromGrpcStatus(status, peer);
+  if (converted.code() != absl::StatusCode::kUnavailable ||
+      !absl::StrContains(converted.message(), "Socket closed")) {
+    return converted;
+  }
+  if (!tls) {
+    return absl::UnavailableError(absl::StrCat(
+        converted.message(),
+        " (if the server uses TLS, connect with TLS: --tls_ca=CA_PEM)"));
+  }
+  if (!client_cert) {
+    return absl::UnavailableError(
+        absl::StrCat(converted.message(),
+                     " (if the server requires client certificates, pass "
+                     "--tls_client_cert and --tls_client_key)"));
+  }
+  return converted;
+}
+
+absl::Status ClientStatus(const grpc::Status& status, const std::string& peer,
+                          const ClientSecurity& security) {
+  return ClientStatus(status, peer, security.tls,
+                      !security.client_cert_pem.empty());
 }
 
 // Runs one unary call with the options' deadline and converts its status.
 template <typename Response, typename Call>
 absl::StatusOr<Response> Unary(const ClientOptions& options,
                                const std::string& peer, Call call) {
-  std::unique_ptr<grpc::ClientContext> context = NewContext(options.timeout);
+  std::unique_ptr<grpc::ClientContext> context =
+      NewContext(options.security, options.timeout);
   Response response;
   const grpc::Status status = call(context.get(), &response);
-  if (!status.ok()) return common::FromGrpcStatus(status, peer);
+  if (!status.ok()) return ClientStatus(status, peer, options.security);
   return response;
 }
 
 }  // namespace
+
+absl::StatusOr<ClientSecurity> LoadClientSecurity(
+    const ClientSecurityFiles& files) {
+  ClientSecurity security;
+  if (files.tls_client_cert_file.empty() != files.tls_client_key_file.empty()) {
+    return absl::InvalidArgumentError(
+        "--tls_client_cert and --tls_client_key go together");
+  }
+  if (!files.token.empty() && !files.token_file.empty()) {
+    return absl::InvalidArgumentError("give --token or --token_file, not both");
+  }
+  if (!files.tls_ca_file.empty()) {
+    KABAR_ASSIGN_OR_RETURN(
+        security.root_certs_pem,
+        common::ReadSecurityFile(files.tls_ca_file, "--tls_ca file"));
+  }
+  if (!files.tls_client_cert_file.empty()) {
+    KABAR_ASSIGN_OR_RETURN(security.client_cert_pem,
+                           common::ReadSecurityFile(files.tls_client_cert_file,
+                                                    "--tls_client_cert file"));
+    KABAR_ASSIGN_OR_RETURN(security.client_key_pem,
+                           common::ReadSecurityFile(files.tls_client_key_file,
+                                                    "--tls_client_key file"));
+  }
+  security.tls =
+      !files.tls_ca_file.empty() || !files.tls_client_cert_file.empty();
+  security.server_name = files.tls_server_name;
+  security.token = files.token;
+  if (!files.token_file.empty()) {
+    KABAR_ASSIGN_OR_RETURN(
+        const std::string text,
+        common::ReadSecurityFile(files.token_file, "--token_file"));
+    security.token = FirstLine(text);
+    if (security.token.empty()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("--token_file: ", files.token_file, " is empty"));
+    }
+  }
+  // gRPC metadata values are visible ASCII; anything else cannot be sent.
+  for (const char c : security.token) {
+    if (c < 0x21 || c > 0x7e) {
+      return absl::InvalidArgumentError(
+          "the bearer token may hold only visible ASCII characters (no "
+          "spaces or control characters)");
+    }
+  }
+  return security;
+}
 
 std::shared_ptr<grpc::Channel> MakeChannel(const ClientOptions& options) {
   grpc::ChannelArguments arguments;
@@ -49,23 +150,44 @@ std::shared_ptr<grpc::Channel> MakeChannel(const ClientOptions& options) {
   arguments.SetInt(GRPC_ARG_KEEPALIVE_TIME_MS, 30 * 1000);
   arguments.SetInt(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, 10 * 1000);
   arguments.SetInt(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 0);
-  return grpc::CreateCustomChannel(options.address,
-                                   grpc::InsecureChannelCredentials(), arguments);
+  const ClientSecurity& security = options.security;
+  if (!security.tls) {
+    return grpc::CreateCustomChannel(
+        options.address, grpc::InsecureChannelCredentials(), arguments);
+  }
+  if (!security.server_name.empty()) {
+    arguments.SetSslTargetNameOverride(security.server_name);
+  }
+  grpc::SslCredentialsOptions ssl;
+  ssl.pem_root_certs = security.root_certs_pem;
+  ssl.pem_cert_chain = security.client_cert_pem;
+  ssl.pem_private_key = security.client_key_pem;
+  return grpc::CreateCustomChannel(options.address, grpc::SslCredentials(ssl),
+                                   arguments);
 }
 
 absl::Status CheckHealth(const std::string& address, const std::string& service,
                          absl::Duration timeout) {
   ClientOptions options;
   options.address = address;
+  options.timeout = timeout;
+  return CheckHealth(options, service);
+}
+
+absl::Status CheckHealth(const ClientOptions& options,
+                         const std::string& service) {
+  const std::string& address = options.address;
   auto stub = grpc::health::v1::Health::NewStub(MakeChannel(options));
   grpc::health::v1::HealthCheckRequest request;
   request.set_service(service);
   grpc::health::v1::HealthCheckResponse response;
-  std::unique_ptr<grpc::ClientContext> context = NewContext(timeout);
+  std::unique_ptr<grpc::ClientContext> context =
+      NewContext(options.security, options.timeout);
   const grpc::Status status = stub->Check(context.get(), request, &response);
   if (!status.ok()) {
-    return absl::UnavailableError(absl::StrCat(
-        address, " is not answering health checks: ", status.error_message()));
+    return absl::UnavailableError(
+        absl::StrCat(address, " is not answering health checks: ",
+                     ClientStatus(status, "", options.security).message()));
   }
   if (response.status() != grpc::health::v1::HealthCheckResponse::SERVING) {
     return absl::UnavailableError(absl::StrCat(address, " is not serving"));
@@ -160,7 +282,7 @@ bool IngestStreamCall::WritesDone() { return stream_->WritesDone(); }
 bool IngestStreamCall::Read(v1::IngestAck* ack) { return stream_->Read(ack); }
 
 absl::Status IngestStreamCall::Finish() {
-  return common::FromGrpcStatus(stream_->Finish(), peer_);
+  return ClientStatus(stream_->Finish(), peer_, tls_, client_cert_);
 }
 
 void IngestStreamCall::Cancel() { context_->TryCancel(); }
@@ -181,10 +303,11 @@ absl::StatusOr<v1::IngestAck> IngestClient::IngestArticle(
 }
 
 std::unique_ptr<IngestStreamCall> IngestClient::OpenStream() const {
-  auto context = std::make_unique<grpc::ClientContext>();
+  std::unique_ptr<grpc::ClientContext> context =
+      NewStreamContext(options_.security);
   auto stream = stub_->IngestStream(context.get());
-  return std::make_unique<IngestStreamCall>(std::move(context), std::move(stream),
-                                            peer_);
+  return std::make_unique<IngestStreamCall>(
+      std::move(context), std::move(stream), peer_, options_.security);
 }
 
 }  // namespace kabar::client

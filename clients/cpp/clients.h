@@ -27,6 +27,42 @@ inline constexpr char kDefaultIngestAddress[] = "127.0.0.1:7701";
 inline constexpr char kDefaultClassifierAddress[] = "127.0.0.1:7702";
 inline constexpr char kDefaultStoreAddress[] = "127.0.0.1:7703";
 
+// How a client proves who it is and checks who it talks to. The default is
+// plaintext with no token.
+struct ClientSecurity {
+  // Speak TLS. With empty root_certs_pem the system's roots verify the
+  // server.
+  bool tls = false;
+  std::string root_certs_pem;
+  // PEM certificate chain and key presented for mutual TLS; both or none.
+  std::string client_cert_pem;
+  std::string client_key_pem;
+  // Expect this name in the server certificate instead of the target's
+  // host (e.g. when dialing an IP address the certificate does not list).
+  std::string server_name;
+  // Sent as "authorization: Bearer TOKEN" with every call; empty = none.
+  std::string token;
+};
+
+// Where ClientSecurity comes from: file paths and a token, as given on a
+// command line. All optional.
+struct ClientSecurityFiles {
+  std::string tls_ca_file;           // Root CA(s) of the servers; turns TLS on.
+  std::string tls_client_cert_file;  // Mutual TLS: this client's certificate
+  std::string tls_client_key_file;   //   and its key.
+  std::string tls_server_name;
+  std::string token;
+  std::string token_file;  // First line is the token; not with `token`.
+};
+
+// Reads the files. INVALID_ARGUMENT (naming the flag) when a client
+// certificate comes without its key or the other way round, when both a
+// token and a token file are given, when the token file is empty, or when
+// the token holds anything but visible ASCII;
+// NOT_FOUND when a file cannot be read.
+absl::StatusOr<ClientSecurity> LoadClientSecurity(
+    const ClientSecurityFiles& files);
+
 struct ClientOptions {
   // gRPC target: HOST:PORT or any gRPC name ("dns:///store:7703").
   std::string address;
@@ -34,6 +70,8 @@ struct ClientOptions {
   absl::Duration timeout = absl::Seconds(30);
   // Largest message sent or received.
   int max_message_bytes = 64 << 20;
+  // TLS, client certificate and bearer token.
+  ClientSecurity security;
 };
 
 // A channel to `options.address`. Connection happens lazily on first call.
@@ -44,6 +82,9 @@ std::shared_ptr<grpc::Channel> MakeChannel(const ClientOptions& options);
 // unreachable or not serving.
 absl::Status CheckHealth(const std::string& address, const std::string& service,
                          absl::Duration timeout);
+// The same over `options`' channel (TLS, client certificate) and deadline.
+absl::Status CheckHealth(const ClientOptions& options,
+                         const std::string& service);
 
 class ClassifyClient final {
  public:
@@ -97,13 +138,17 @@ class StoreClient final {
 // different threads at once (one writer, one reader).
 class IngestStreamCall final {
  public:
-  IngestStreamCall(std::unique_ptr<grpc::ClientContext> context,
-                   std::unique_ptr<grpc::ClientReaderWriter<
-                       v1::IngestStreamRequest, v1::IngestAck>> stream,
-                   std::string peer)
+  IngestStreamCall(
+      std::unique_ptr<grpc::ClientContext> context,
+      std::unique_ptr<
+          grpc::ClientReaderWriter<v1::IngestStreamRequest, v1::IngestAck>>
+          stream,
+      std::string peer, const ClientSecurity& security = {})
       : context_(std::move(context)),
         stream_(std::move(stream)),
-        peer_(std::move(peer)) {}
+        peer_(std::move(peer)),
+        tls_(security.tls),
+        client_cert_(!security.client_cert_pem.empty()) {}
 
   // False when the stream is broken; Finish() then tells why.
   bool Write(const v1::IngestStreamRequest& request);
@@ -121,6 +166,8 @@ class IngestStreamCall final {
   std::unique_ptr<grpc::ClientReaderWriter<v1::IngestStreamRequest, v1::IngestAck>>
       stream_;
   const std::string peer_;
+  const bool tls_;
+  const bool client_cert_;
 };
 
 class IngestClient final {

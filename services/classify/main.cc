@@ -5,6 +5,8 @@
 //       [--language_model=models/lid.176.ftz] [--topic_model=models/topic.ftz]
 //       [--min_language_confidence=0.4] [--min_topic_confidence=0.2]
 //       [--top_k_topics=3] [--threads=0] [--shutdown_grace=10s]
+//       [--tls_cert=PEM --tls_key=PEM [--tls_client_ca=PEM]]
+//       [--auth_tokens_file=PATH]
 //
 // Relative model paths are looked up in the working directory, then in the
 // binary's directory and its parents, then in /usr/share/kabar. Every flag
@@ -20,6 +22,7 @@
 #include "services/classify/model_paths.h"
 #include "services/classify/model_registry.h"
 #include "services/common/flags.h"
+#include "services/common/security_flags.h"
 #include "services/common/server_runner.h"
 #include "services/common/status_macros.h"
 
@@ -65,6 +68,7 @@ absl::Status Run() {
   server_options.port_file = absl::GetFlag(FLAGS_port_file);
   server_options.health_service_name = kClassifierServiceName;
   server_options.shutdown_grace = absl::GetFlag(FLAGS_shutdown_grace);
+  server_options.security = common::ServerSecurityFromFlags();
   KABAR_ASSIGN_OR_RETURN(
       std::unique_ptr<common::ServerRunner> runner,
       common::ServerRunner::Start(server_options, {&service}));

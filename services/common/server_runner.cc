@@ -72,9 +72,13 @@ absl::StatusOr<std::unique_ptr<ServerRunner>> ServerRunner::Start(
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
 
+  absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> credentials =
+      MakeServerCredentials(options.security);
+  if (!credentials.ok()) return credentials.status();
+
   grpc::ServerBuilder builder;
   int port = 0;
-  builder.AddListeningPort(options.listen, grpc::InsecureServerCredentials(), &port);
+  builder.AddListeningPort(options.listen, *credentials, &port);
   // Without this, gRPC sets SO_REUSEPORT and a second server "binds" a port
   // already in use instead of failing.
   builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
@@ -101,7 +105,8 @@ absl::StatusOr<std::unique_ptr<ServerRunner>> ServerRunner::Start(
     if (!written.ok()) return written;
   }
   LogInfo(absl::StrCat(options.health_service_name, " listening on ",
-                       options.listen, " (port ", port, ")"));
+                       options.listen, " (port ", port, "; ",
+                       DescribeServerSecurity(options.security), ")"));
   return runner;
 }
 

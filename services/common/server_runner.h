@@ -16,6 +16,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "services/common/security.h"
 
 namespace kabar::common {
 
@@ -31,6 +32,8 @@ struct ServerOptions {
   absl::Duration shutdown_grace = absl::Seconds(10);
   // Largest request or response message accepted.
   int max_message_bytes = 64 << 20;
+  // TLS, mutual TLS and bearer tokens (see security.h); default plaintext.
+  ServerSecurityOptions security;
 };
 
 // Owns one running grpc::Server. Thread-safe.
@@ -38,7 +41,8 @@ class ServerRunner {
  public:
   // Binds and starts serving `services` (not owned; they must outlive the
   // runner). Errors: UNAVAILABLE when the address cannot be bound,
-  // INTERNAL when the port file cannot be written.
+  // INTERNAL when the port file cannot be written, those of
+  // MakeServerCredentials for bad security options.
   static absl::StatusOr<std::unique_ptr<ServerRunner>> Start(
       const ServerOptions& options, const std::vector<grpc::Service*>& services);
 

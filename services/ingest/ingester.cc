@@ -244,6 +244,18 @@ void Ingester::ProcessBatch(std::vector<Pending> batch) {
   absl::StatusOr<std::vector<v1::IngestAck>> acks =
       ForwardOnce(batch, options_.max_attempts);
   while (!acks.ok()) {
+    const absl::StatusCode code = acks.status().code();
+    if (code == absl::StatusCode::kUnauthenticated ||
+        code == absl::StatusCode::kPermissionDenied) {
+      // Classify or store refused ingest's own token or certificate: a
+      // deployment mistake, not the client's, and not the articles' fault.
+      // Keep them spooled and retry; a restart with working credentials
+      // replays them.
+      acks = absl::UnavailableError(absl::StrCat(
+          "ingest's credentials were refused (fix its --token_file or "
+          "--tls_client_cert); the articles stay spooled: ",
+          acks.status().message()));
+    }
     // Tell whoever waits, once; keep the articles, which are spooled.
     for (Pending& pending : batch) {
       if (pending.done) std::exchange(pending.done, nullptr)(acks.status());

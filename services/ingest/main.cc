@@ -9,13 +9,22 @@
 //            [--rpc_timeout=30s] [--spool_dir=kabar-spool]
 //            [--spool_max_bytes=1073741824] [--port_file=PATH]
 //            [--shutdown_grace=10s]
-// Every flag can also be set as KABAR_<FLAG> in the environment.
+//            [--tls_cert=PEM --tls_key=PEM [--tls_client_ca=PEM]]
+//            [--auth_tokens_file=PATH]
+//            [--tls_ca=PEM [--tls_client_cert=PEM --tls_client_key=PEM]]
+//            [--token=T | --token_file=PATH]
+// The --tls_cert group secures this server; --tls_ca, --tls_client_* and
+// --token are what ingest presents to classify and store (a token with the
+// service role). Every flag can also be set as KABAR_<FLAG> in the
+// environment.
 #include <cstdio>
 #include <memory>
 #include <string>
 
 #include "absl/flags/flag.h"
+#include "clients/cpp/security_flags.h"
 #include "services/common/flags.h"
+#include "services/common/security_flags.h"
 #include "services/common/server_runner.h"
 #include "services/ingest/ingest_service.h"
 #include "services/ingest/ingester.h"
@@ -52,10 +61,18 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "--max_batch_size, --workers and --window must be >= 1\n");
     return 2;
   }
-  kabar::client::ClientOptions classifier{absl::GetFlag(FLAGS_classifier),
-                                          absl::GetFlag(FLAGS_rpc_timeout)};
-  kabar::client::ClientOptions store{absl::GetFlag(FLAGS_store),
-                                     absl::GetFlag(FLAGS_rpc_timeout)};
+  auto security = kabar::client::ClientSecurityFromFlags();
+  if (!security.ok()) {
+    std::fprintf(stderr, "kabar-ingest: %s\n",
+                 std::string(security.status().message()).c_str());
+    return 1;
+  }
+  kabar::client::ClientOptions classifier;
+  classifier.address = absl::GetFlag(FLAGS_classifier);
+  classifier.timeout = absl::GetFlag(FLAGS_rpc_timeout);
+  classifier.security = *security;
+  kabar::client::ClientOptions store = classifier;
+  store.address = absl::GetFlag(FLAGS_store);
   auto ingester = kabar::ingest::Ingester::Create(
       options, std::make_unique<kabar::client::ClassifyClient>(classifier),
       std::make_unique<kabar::client::StoreClient>(store));
@@ -70,6 +87,7 @@ int main(int argc, char** argv) {
   server_options.port_file = absl::GetFlag(FLAGS_port_file);
   server_options.health_service_name = "kabar.v1.IngestService";
   server_options.shutdown_grace = absl::GetFlag(FLAGS_shutdown_grace);
+  server_options.security = kabar::common::ServerSecurityFromFlags();
   auto runner = kabar::common::ServerRunner::Start(server_options, {&service});
   if (!runner.ok()) {
     std::fprintf(stderr, "kabar-ingest: %s\n", std::string(runner.status().message()).c_str());

@@ -17,6 +17,9 @@
 //                          none.
 //   --shutdown_grace=DUR   Time in-flight calls get on SIGTERM. Default 10s.
 //   --threads=N            Database worker threads; 0 = one per core.
+//   --tls_cert, --tls_key, --tls_client_ca, --auth_tokens_file
+//                          TLS, mutual TLS and bearer tokens (see
+//                          services/common/security.h). Default plaintext.
 // Every flag can also be set as KABAR_<FLAG> in the environment (KABAR_DB).
 #include <memory>
 #include <string>
@@ -26,6 +29,7 @@
 #include "absl/time/time.h"
 #include "services/common/flags.h"
 #include "services/common/logging.h"
+#include "services/common/security_flags.h"
 #include "services/common/server_runner.h"
 #include "services/store/article_store.h"
 #include "services/store/store_service.h"
@@ -56,10 +60,13 @@ int main(int argc, char** argv) {
   kabar::store::StoreServiceImpl service(store->get(),
                                          {absl::GetFlag(FLAGS_threads)});
 
-  auto runner = kabar::common::ServerRunner::Start(
-      {absl::GetFlag(FLAGS_listen), absl::GetFlag(FLAGS_port_file),
-       "kabar.v1.StoreService", absl::GetFlag(FLAGS_shutdown_grace)},
-      {&service});
+  kabar::common::ServerOptions server_options;
+  server_options.listen = absl::GetFlag(FLAGS_listen);
+  server_options.port_file = absl::GetFlag(FLAGS_port_file);
+  server_options.health_service_name = "kabar.v1.StoreService";
+  server_options.shutdown_grace = absl::GetFlag(FLAGS_shutdown_grace);
+  server_options.security = kabar::common::ServerSecurityFromFlags();
+  auto runner = kabar::common::ServerRunner::Start(server_options, {&service});
   if (!runner.ok()) {
     kabar::common::LogError(
         absl::StrCat("kabar-store: ", runner.status().message()));

@@ -59,8 +59,10 @@ class StoreServiceTest : public testing::Test {
     runner_ = std::move(*runner);
 
     address_ = absl::StrCat("127.0.0.1:", runner_->port());
-    client_ = std::make_unique<client::StoreClient>(
-        client::ClientOptions{address_, absl::Seconds(10)});
+    client::ClientOptions client_options;
+    client_options.address = address_;
+    client_options.timeout = absl::Seconds(10);
+    client_ = std::make_unique<client::StoreClient>(client_options);
   }
 
   void TearDown() override {

@@ -22,6 +22,12 @@ with its `environment`, translating only what exists solely in a container:
                                         working directory per replica
   postgresql://...@postgres:...      -> a fresh database on the server in
                                         KABAR_TEST_POSTGRES_URL
+  ./certs (bind mount of the TLS override) -> certificates and tokens made by
+                                        deploy/gen-dev-certs.sh
+  with TLS, dns:///SERVICE:PORT also sets KABAR_TLS_SERVER_NAME=SERVICE, the
+                                        name the certificate is checked for
+                                        in the container (the test checks the
+                                        certificate lists every such name)
 
 Any other container path makes the test fail, so a compose change the
 translation does not understand is noticed rather than papered over.
@@ -33,9 +39,12 @@ service's published port, come back through `kabar query --format jsonl` on
 the store's published port, and must all be there with their language. At
 the end every process gets SIGTERM and must exit 0.
 
-Scenarios: the default (SQLite on the kabar-data volume), and, when
-KABAR_TEST_POSTGRES_URL is set, the compose file with deploy/postgres.env
-(the postgres profile; its PostgreSQL server is the test server).
+Scenarios: the default (SQLite on the kabar-data volume); the compose file
+with the override deploy/docker-compose.tls.yml (TLS, mutual TLS and
+tokens; the host CLI then passes the CA, client certificate and tokens, and
+must be refused without them); and, when KABAR_TEST_POSTGRES_URL is set,
+the compose file with deploy/postgres.env (the postgres profile; its
+PostgreSQL server is the test server).
 
 Usage: compose_topology_test.py --source-dir DIR --build-dir DIR
 Exit codes: 0 passed, 1 failed, 77 skipped (python3-yaml missing).
@@ -161,12 +170,31 @@ def start_order(services):
     return order
 
 
-def load_topology(compose_path, env_file):
-    """The services `docker compose [--env-file ENV_FILE] up` would start."""
+def merge_override(services, override):
+    """Compose's merge of an override file: environments by key, volumes
+    appended, anything else replaced."""
+    for name, changes in override.items():
+        service = services.setdefault(name, {})
+        for key, value in changes.items():
+            if key == "environment":
+                service[key] = dict(environment_of(service), **environment_of(changes))
+            elif key == "volumes":
+                service[key] = list(service.get(key) or []) + list(value)
+            else:
+                service[key] = value
+
+
+def load_topology(compose_path, env_file, override_path=None):
+    """The services `docker compose [--env-file ENV_FILE] -f COMPOSE
+    [-f OVERRIDE] up` would start."""
     variables = read_env_file(env_file) if env_file else {}
     with open(compose_path) as compose_file:
         document = yaml.safe_load(compose_file)
     services = interpolate(document["services"], variables)
+    if override_path:
+        with open(override_path) as override_file:
+            merge_override(services, interpolate(yaml.safe_load(override_file)["services"],
+                                                  variables))
     profiles = [p for p in variables.get("COMPOSE_PROFILES", "").split(",") if p]
     active = {
         name: service for name, service in services.items()
@@ -232,8 +260,10 @@ class Topology:
     """The compose services as processes. External services (not built from
     kabar's Dockerfile) must have a provider, e.g. the test PostgreSQL."""
 
-    def __init__(self, source_dir, build_dir, services, order, work_dir, providers):
+    def __init__(self, source_dir, build_dir, services, order, work_dir, providers,
+                 bind_mounts=None):
         self.source_dir = source_dir
+        self.bind_mounts = bind_mounts or {}  # host path in the compose file -> local
         self.bin_dir = os.path.join(build_dir, "bin")
         self.services = services
         self.order = order
@@ -254,9 +284,12 @@ class Topology:
         for entry in self.services[service].get("volumes") or []:
             source, _, target = str(entry).partition(":")
             target = target.split(":")[0]
-            check(not source.startswith(("/", ".")),
-                  "%s mounts a host path (%s); only named volumes are translated" %
-                  (service, entry))
+            if source.startswith(("/", ".")):
+                check(source in self.bind_mounts,
+                      "%s mounts a host path (%s) this scenario does not provide" %
+                      (service, entry))
+                mounts.append((target, self.bind_mounts[source]))
+                continue
             mounts.append((target, self.volume_dir(source)))
         mounts.append((IMAGE_MODELS_DIR, os.path.join(self.source_dir, "models")))
         mounts.append((IMAGE_WORKDIR, replica.directory))
@@ -333,6 +366,7 @@ class Topology:
         }
         for key, value in environment_of(service).items():
             environment[key] = self.translate(value, name, replica)
+        self.keep_tls_names(name, service, environment)
         replica.environment = environment
         argv = self.command(command, name, replica)
         with open(os.path.join(replica.directory, "environment"), "w") as record:
@@ -350,6 +384,26 @@ class Topology:
             ", ".join("%d->127.0.0.1:%d" % item for item in sorted(replica.ports.items())),
             " ".join("%s=%s" % (k, v) for k, v in sorted(environment.items())
                      if k.startswith("KABAR_"))))
+
+    def keep_tls_names(self, name, service, environment):
+        """With TLS, a dns:///SERVICE target is checked against the name
+        SERVICE in the container; its translation to loopback addresses
+        must not change that."""
+        if not environment.get("KABAR_TLS_CA"):
+            return
+        targets = [m.group(1) for value in environment_of(service).values()
+                   for m in [re.fullmatch(r"dns:///([A-Za-z0-9_.-]+):\d+", value)] if m]
+        for target in targets:
+            certificate = environment_of(self.services[target]).get("KABAR_TLS_CERT")
+            check(certificate, "%s dials %s with TLS, but %s serves no certificate" %
+                  (name, target, target))
+            local = self.translate_path(certificate, target, self.replicas[target][0])
+            names = subprocess.run(["openssl", "x509", "-in", local, "-noout", "-ext",
+                                    "subjectAltName"], capture_output=True, text=True).stdout
+            check("DNS:%s" % target in names, "the certificate of %s (%s) does not name it: %s"
+                  % (target, certificate, names.strip()))
+        if targets:
+            environment["KABAR_TLS_SERVER_NAME"] = targets[0]
 
     def wait_healthy(self, name, replica):
         test = (self.services[name].get("healthcheck") or {}).get("test")
@@ -436,12 +490,34 @@ def run_kabar(bin_dir, args):
     return result.returncode, result.stdout, result.stderr
 
 
-def run_scenario(label, source_dir, build_dir, env_file, providers):
+def make_certs(source_dir, work_dir):
+    """deploy/gen-dev-certs.sh into work_dir/certs, as the TLS override's
+    instructions say."""
+    certs = os.path.join(work_dir, "certs")
+    result = subprocess.run([os.path.join(source_dir, "deploy", "gen-dev-certs.sh"), certs],
+                            capture_output=True, text=True)
+    check(result.returncode == 0, "gen-dev-certs.sh failed: %s" % result.stderr)
+    return certs
+
+
+def run_scenario(label, source_dir, build_dir, env_file, providers, tls=False):
     compose_path = os.path.join(source_dir, "deploy", "docker-compose.yml")
-    services, order = load_topology(compose_path, env_file)
+    override = os.path.join(source_dir, "deploy", "docker-compose.tls.yml") if tls else None
+    services, order = load_topology(compose_path, env_file, override)
     print("[%s] services in start order: %s" % (label, ", ".join(order)))
     work_dir = tempfile.mkdtemp(prefix="kabar-compose-%s-" % label)
-    topology = Topology(source_dir, build_dir, services, order, work_dir, providers)
+    bind_mounts = {}
+    ingest_flags, query_flags = [], []
+    if tls:
+        certs = make_certs(source_dir, work_dir)
+        bind_mounts["./certs"] = certs
+        cert = lambda name: os.path.join(certs, name)
+        ingest_flags = ["--tls_ca=" + cert("ca.pem"), "--token_file=" + cert("read-write.token")]
+        query_flags = ["--tls_ca=" + cert("ca.pem"), "--tls_client_cert=" + cert("client.pem"),
+                       "--tls_client_key=" + cert("client.key"),
+                       "--token_file=" + cert("read-only.token")]
+    topology = Topology(source_dir, build_dir, services, order, work_dir, providers,
+                        bind_mounts)
     passed = False
     try:
         topology.start()
@@ -453,12 +529,22 @@ def run_scenario(label, source_dir, build_dir, env_file, providers):
         # From the host, as a user would: the published ports.
         ingest = topology.host_address(7701)
         store = topology.host_address(7703)
+        if tls:
+            # Without the token, and without TLS, the published ports refuse.
+            code, out, err = run_kabar(bin_dir, ["query", "--store=" + store] +
+                                       query_flags[:-1])
+            check(code == 1 and "UNAUTHENTICATED" in err,
+                  "kabar query without a token: exit %d, %s" % (code, err))
+            code, out, err = run_kabar(bin_dir, ["query", "--store=" + store, "--timeout=5s"])
+            check(code == 1 and "--tls_ca" in err,
+                  "kabar query without TLS: exit %d, %s" % (code, err))
+            print("  refused: no token (UNAUTHENTICATED), plaintext (UNAVAILABLE, TLS hint)")
         code, out, err = run_kabar(bin_dir, ["ingest", "--ingest=" + ingest,
-                                             "--progress=false", samples])
+                                             "--progress=false", samples] + ingest_flags)
         check(code == 0, "kabar ingest exited %d:\n%s%s" % (code, out, err))
         print("  kabar ingest: %s" % (out + err).strip().splitlines()[-1])
         code, out, err = run_kabar(bin_dir, ["query", "--store=" + store, "--format=jsonl",
-                                             "--limit=1000"])
+                                             "--limit=1000"] + query_flags)
         check(code == 0, "kabar query exited %d:\n%s%s" % (code, out, err))
         rows = [json.loads(line) for line in out.splitlines() if line.strip()]
         by_url = {row["url"]: row for row in rows}
@@ -511,6 +597,8 @@ def main():
               "translation in this test" % image_path)
 
     volumes = run_scenario("sqlite", source_dir, build_dir, None, {})
+    check("kabar-data" in volumes, "the store did not use the kabar-data volume")
+    volumes = run_scenario("tls", source_dir, build_dir, None, {}, tls=True)
     check("kabar-data" in volumes, "the store did not use the kabar-data volume")
 
     server_url = os.environ.get("KABAR_TEST_POSTGRES_URL", "")

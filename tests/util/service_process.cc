@@ -114,7 +114,7 @@ absl::StatusOr<int> RunCommand(const std::vector<std::string>& argv,
 absl::StatusOr<std::unique_ptr<ServiceProcess>> ServiceProcess::Start(
     const std::string& binary, const std::vector<std::string>& args,
     const std::string& work_dir, const std::string& health_service,
-    absl::Duration timeout) {
+    absl::Duration timeout, const client::ClientSecurity& security) {
   const std::string name = std::filesystem::path(binary).filename().string();
   const std::string port_file = absl::StrCat(work_dir, "/", name, ".port");
   const std::string log_path = absl::StrCat(work_dir, "/", name, ".log");
@@ -138,9 +138,11 @@ absl::StatusOr<std::unique_ptr<ServiceProcess>> ServiceProcess::Start(
       while (!text.empty() && (text.back() == '\n')) text.pop_back();
       if (!text.empty() && !absl::SimpleAtoi(text, &port)) port = 0;
     }
-    if (port != 0 && client::CheckHealth(absl::StrCat("127.0.0.1:", port), health_service,
-                                         absl::Seconds(2))
-                         .ok()) {
+    client::ClientOptions health;
+    health.address = absl::StrCat("127.0.0.1:", port);
+    health.timeout = absl::Seconds(2);
+    health.security = security;
+    if (port != 0 && client::CheckHealth(health, health_service).ok()) {
       return std::unique_ptr<ServiceProcess>(new ServiceProcess(*pid, port, log_path));
     }
     absl::SleepFor(absl::Milliseconds(20));

@@ -14,6 +14,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "clients/cpp/clients.h"
 
 namespace kabar::testing {
 
@@ -37,10 +38,13 @@ class ServiceProcess final {
   // Starts `binary` with `args` plus --listen/--port_file, in `work_dir`
   // (logs go to work_dir/<name>.log). Returns once the health service for
   // `health_service` answers SERVING, or an error with the log's tail.
+  // Health is checked over `security` (TLS, client certificate) when the
+  // service serves TLS.
   static absl::StatusOr<std::unique_ptr<ServiceProcess>> Start(
       const std::string& binary, const std::vector<std::string>& args,
       const std::string& work_dir, const std::string& health_service,
-      absl::Duration timeout = absl::Seconds(60));
+      absl::Duration timeout = absl::Seconds(60),
+      const client::ClientSecurity& security = {});
 
   // Sends SIGKILL if still running.
   ~ServiceProcess();
