@@ -108,6 +108,8 @@ class StoreServiceImpl::WatchReactor final
       v1::WatchArticlesResponse first;
       first.set_cursor(EncodeWatchCursor(cursor_));
       pending_.push_back(std::move(first));
+      // A resumed stream may have a backlog: read it right after.
+      more_ = true;
       WriteNextLocked();
     });
   }
@@ -116,7 +118,13 @@ class StoreServiceImpl::WatchReactor final
   // the service's watch thread on every wake-up.
   void Poll() {
     absl::MutexLock lock(&mu_);
-    if (finished_ || reading_ || writing_ || cancelled_) return;
+    if (finished_ || cancelled_) return;
+    if (reading_ || writing_) {
+      // A read under way may have started before the article that caused
+      // this wake-up was committed: read once more when idle.
+      woken_while_busy_ = true;
+      return;
+    }
     StartReadLocked();
   }
 
@@ -128,12 +136,13 @@ class StoreServiceImpl::WatchReactor final
       FinishLocked(absl::CancelledError("the watch stream broke"));
       return;
     }
-    if (!pending_.empty()) {
-      WriteNextLocked();
-    } else if (more_) {
-      StartReadLocked();  // a full batch: the rest is already stored
-    } else if (cancelled_) {
+    if (cancelled_) {
       FinishLocked(absl::CancelledError("watch cancelled"));
+    } else if (!pending_.empty()) {
+      WriteNextLocked();
+    } else if (more_ || woken_while_busy_) {
+      // A full batch (the rest is already stored), or a wake-up missed.
+      StartReadLocked();
     }
   }
 
@@ -153,6 +162,8 @@ class StoreServiceImpl::WatchReactor final
  private:
   void StartReadLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     reading_ = true;
+    more_ = false;
+    woken_while_busy_ = false;
     const int64_t after = cursor_;
     service_->pool_.Schedule([this, after] {
       absl::StatusOr<ArticlesAfter> batch =
@@ -178,7 +189,11 @@ class StoreServiceImpl::WatchReactor final
         pending_.push_back(std::move(message));
       }
       cursor_ = batch->scanned_through;
-      if (!pending_.empty()) WriteNextLocked();
+      if (!pending_.empty()) {
+        WriteNextLocked();
+      } else if (woken_while_busy_) {
+        StartReadLocked();
+      }
     });
   }
 
@@ -208,6 +223,8 @@ class StoreServiceImpl::WatchReactor final
   bool writing_ ABSL_GUARDED_BY(mu_) = false;
   // The last read was full: read again as soon as it is written.
   bool more_ ABSL_GUARDED_BY(mu_) = false;
+  // Poll was called while reading or writing.
+  bool woken_while_busy_ ABSL_GUARDED_BY(mu_) = false;
   bool cancelled_ ABSL_GUARDED_BY(mu_) = false;
   bool finished_ ABSL_GUARDED_BY(mu_) = false;
 };
