@@ -159,10 +159,9 @@ int Run(const std::string& command, const std::vector<std::string>& args) {
   }
   if (command == "stats") {
     if (!no_arguments()) return Usage(command, "takes no arguments");
-    return cli::RunStatsCommand(services, FilterFromFlags(),
-                                absl::GetFlag(FLAGS_text),
-                                absl::GetFlag(FLAGS_by), *format, std::cout,
-                                std::cerr);
+    return cli::RunStatsCommand(
+        services, FilterFromFlags(), absl::GetFlag(FLAGS_text),
+        absl::GetFlag(FLAGS_by), *format, std::cout, std::cerr);
   }
   if (command == "watch") {
     if (!no_arguments()) return Usage(command, "takes no arguments");

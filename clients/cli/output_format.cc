@@ -465,11 +465,10 @@ std::string SearchResultsTable(const std::vector<v1::StoredArticle>& articles,
     absl::StrAppend(&out, lines[i], "\n");
     // Line 0 is the header; line i > 0 is article i - 1.
     if (i > 0 && i - 1 < matches.size() && !matches[i - 1].snippet().empty()) {
-      absl::StrAppend(
-          &out, "    ",
-          FitToWidth(matches[i - 1].snippet(),
-                     max_line_width > 24 ? max_line_width - 4 : 20),
-          "\n");
+      absl::StrAppend(&out, "    ",
+                      FitToWidth(matches[i - 1].snippet(),
+                                 max_line_width > 24 ? max_line_width - 4 : 20),
+                      "\n");
     }
   }
   return out;
@@ -490,8 +489,8 @@ std::string GroupCountsDetails(const v1::CountArticlesResponse& counts,
     table.AddRow({FitToWidth(entry.label(), 60), absl::StrCat(entry.count()),
                   counts.total() <= 0
                       ? std::string("-")
-                      : absl::StrFormat("%.1f%%",
-                                        100.0 * entry.count() / counts.total())});
+                      : absl::StrFormat(
+                            "%.1f%%", 100.0 * entry.count() / counts.total())});
   }
   return absl::StrCat("total: ", counts.total(), "\n\n", table.Render());
 }
@@ -520,19 +519,18 @@ std::string WatchLine(const v1::WatchArticlesResponse& message,
       stored.has_ingested_at() ? FormatTimestamp(stored.ingested_at())
                                : std::string("-"),
       "  ",
-      pad(labels.language().code().empty() ? "-" : labels.language().code(),
-          4),
+      pad(labels.language().code().empty() ? "-" : labels.language().code(), 4),
+      "  ", pad(labels.topics().empty() ? "-" : labels.topics(0).label(), 14),
       "  ",
-      pad(labels.topics().empty() ? "-" : labels.topics(0).label(), 14), "  ",
       pad(stored.article().source().empty() ? "-" : stored.article().source(),
           20),
       "  ");
   const size_t used = DisplayWidth(line);
   constexpr size_t kMinTitleWidth = 20;
-  line += FitToWidth(stored.article().title(),
-                     max_line_width > used + kMinTitleWidth
-                         ? max_line_width - used
-                         : kMinTitleWidth);
+  line +=
+      FitToWidth(stored.article().title(),
+                 max_line_width > used + kMinTitleWidth ? max_line_width - used
+                                                        : kMinTitleWidth);
   return line;
 }
 

@@ -236,8 +236,8 @@ TEST(SearchResultsTableTest, PutsEachSnippetUnderItsRow) {
   first_match.set_snippet("[Banjir] di Jakarta");
   v1::TextMatch second_match;
   second_match.set_snippet("Hujan deras dan [banjir] " + std::string(200, 'x'));
-  const std::string table = SearchResultsTable(
-      {LabeledArticle(), second}, {first_match, second_match}, 80);
+  const std::string table = SearchResultsTable({LabeledArticle(), second},
+                                               {first_match, second_match}, 80);
   const std::vector<std::string> lines = absl::StrSplit(table, '\n');
   ASSERT_EQ(lines.size(), 6u);  // header, row, snippet, row, snippet, ""
   EXPECT_EQ(lines[0].rfind("ID", 0), 0u);

@@ -72,10 +72,10 @@ class ClassifyClient final {
 // another calls Cancel().
 class WatchCall final {
  public:
-  WatchCall(std::unique_ptr<grpc::ClientContext> context,
-            std::unique_ptr<grpc::ClientReader<v1::WatchArticlesResponse>>
-                stream,
-            std::string peer)
+  WatchCall(
+      std::unique_ptr<grpc::ClientContext> context,
+      std::unique_ptr<grpc::ClientReader<v1::WatchArticlesResponse>> stream,
+      std::string peer)
       : context_(std::move(context)),
         stream_(std::move(stream)),
         peer_(std::move(peer)) {}

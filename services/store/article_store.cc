@@ -13,8 +13,8 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
-#include "absl/time/time.h"
 #include "absl/strings/string_view.h"
+#include "absl/time/time.h"
 #include "services/common/status_macros.h"
 #include "services/common/text.h"
 #include "services/store/postgres_article_store.h"
@@ -286,8 +286,7 @@ absl::StatusOr<PageCursor> DecodePageToken(const std::string& token,
         absl::string_view(decoded).substr(kOldPageTokenPrefix.size()), ':');
     if (parts.size() != 2 ||
         !absl::SimpleAtoi(parts[0], &cursor.ingested_at_micros) ||
-        !absl::SimpleAtoi(parts[1], &cursor.sequence) ||
-        cursor.sequence <= 0) {
+        !absl::SimpleAtoi(parts[1], &cursor.sequence) || cursor.sequence <= 0) {
       return malformed;
     }
   } else if (absl::StartsWith(decoded, kPageTokenPrefix)) {
@@ -358,9 +357,8 @@ absl::StatusOr<std::vector<std::string>> ParseTextQuery(
   const std::vector<absl::string_view> pieces = absl::StrSplit(text, '"');
   for (size_t i = 0; i < pieces.size(); ++i) {
     std::vector<std::string> kept;
-    for (absl::string_view word :
-         absl::StrSplit(pieces[i], absl::ByAnyChar(" \t\n\r\f\v"),
-                        absl::SkipEmpty())) {
+    for (absl::string_view word : absl::StrSplit(
+             pieces[i], absl::ByAnyChar(" \t\n\r\f\v"), absl::SkipEmpty())) {
       if (HasWordCharacter(word)) kept.emplace_back(word);
     }
     words += kept.size();
@@ -406,8 +404,7 @@ absl::StatusOr<v1::QuerySort> ResolveSort(
 }
 
 std::string TidySnippet(absl::string_view snippet) {
-  return absl::StrJoin(absl::StrSplit(snippet,
-                                      absl::ByAnyChar(" \t\n\r\f\v"),
+  return absl::StrJoin(absl::StrSplit(snippet, absl::ByAnyChar(" \t\n\r\f\v"),
                                       absl::SkipEmpty()),
                        " ");
 }

@@ -1,18 +1,18 @@
 // Copyright kabar authors.
 // ArticleStore: what the store service needs from a database, in five verbs
-// (Put, Get, Query, Count, UpdateLabels) plus ReadAfter for watches, over the kabar.v1 messages. SQLite is
-// the embedded default (sqlite_article_store.h); PostgreSQL
-// (postgres_article_store.h) serves several replicas from one database. Both
-// pass the same conformance test (article_store_conformance_test.cc), and
-// nothing here names a backend. OpenArticleStore picks the backend from a --db
-// value. The free helpers at the end hold the rules every backend shares
-// (validation, paging limits, page tokens), so backends agree on what is
-// accepted and on the errors.
+// (Put, Get, Query, Count, UpdateLabels) plus ReadAfter for watches, over the
+// kabar.v1 messages. SQLite is the embedded default (sqlite_article_store.h);
+// PostgreSQL (postgres_article_store.h) serves several replicas from one
+// database. Both pass the same conformance test
+// (article_store_conformance_test.cc), and nothing here names a backend.
+// OpenArticleStore picks the backend from a --db value. The free helpers at the
+// end hold the rules every backend shares (validation, paging limits, page
+// tokens), so backends agree on what is accepted and on the errors.
 #ifndef KABAR_SERVICES_STORE_ARTICLE_STORE_H_
 #define KABAR_SERVICES_STORE_ARTICLE_STORE_H_
 
-#include <cstdint>
 #include <climits>
+#include <cstdint>
 #include <map>
 #include <memory>
 #include <set>
@@ -179,7 +179,8 @@ absl::StatusOr<std::vector<std::string>> ParseTextQuery(absl::string_view text);
 // The order a query request really uses: QUERY_SORT_UNSPECIFIED means
 // relevance with text, ingested without. INVALID_ARGUMENT for relevance
 // without filter.text, or a value outside the enum.
-absl::StatusOr<v1::QuerySort> ResolveSort(const v1::QueryArticlesRequest& request);
+absl::StatusOr<v1::QuerySort> ResolveSort(
+    const v1::QueryArticlesRequest& request);
 
 // Makes a snippet one line: runs of white space become one space.
 std::string TidySnippet(absl::string_view snippet);

@@ -554,7 +554,8 @@ TEST_P(ArticleStoreFilterConformanceTest, EachFilterSelectsNewestFirst) {
 }
 
 TEST_P(ArticleStoreFilterConformanceTest, CountsMostFrequentFirst) {
-  absl::StatusOr<v1::CountArticlesResponse> counts = store_->Count(v1::ArticleFilter());
+  absl::StatusOr<v1::CountArticlesResponse> counts =
+      store_->Count(v1::ArticleFilter());
   ASSERT_TRUE(counts.ok()) << counts.status();
   EXPECT_EQ(counts->total(), 4);
   using Pair = std::pair<std::string, int64_t>;
@@ -591,7 +592,8 @@ TEST_P(ArticleStoreConformanceTest, CountTiesAreOrderedByteWise) {
     articles.push_back(MakeArticle(absl::StrCat("x", i), languages[i]));
   }
   PutOk(articles);
-  absl::StatusOr<v1::CountArticlesResponse> counts = store_->Count(v1::ArticleFilter());
+  absl::StatusOr<v1::CountArticlesResponse> counts =
+      store_->Count(v1::ArticleFilter());
   ASSERT_TRUE(counts.ok()) << counts.status();
   using Pair = std::pair<std::string, int64_t>;
   EXPECT_THAT(
@@ -955,7 +957,8 @@ TEST_P(ArticleStoreConformanceTest, UpdateLabelsMovesTheFilterColumns) {
     EXPECT_EQ(Ids(*page), c.ids);
     EXPECT_EQ(Total(filter), static_cast<int64_t>(c.ids.size()));
   }
-  absl::StatusOr<v1::CountArticlesResponse> counts = store_->Count(v1::ArticleFilter());
+  absl::StatusOr<v1::CountArticlesResponse> counts =
+      store_->Count(v1::ArticleFilter());
   ASSERT_TRUE(counts.ok()) << counts.status();
   using Pair = std::pair<std::string, int64_t>;
   EXPECT_THAT(Counts(counts->by_topic()),
@@ -1165,9 +1168,9 @@ v1::StoredArticle TextArticle(const std::string& id, const std::string& title,
   return stored;
 }
 
-v1::QueryArticlesRequest TextQuery(const std::string& text,
-                                   v1::QuerySort sort = v1::QUERY_SORT_UNSPECIFIED,
-                                   int page_size = 10) {
+v1::QueryArticlesRequest TextQuery(
+    const std::string& text, v1::QuerySort sort = v1::QUERY_SORT_UNSPECIFIED,
+    int page_size = 10) {
   v1::QueryArticlesRequest request;
   request.mutable_filter()->set_text(text);
   request.set_sort(sort);
@@ -1242,9 +1245,8 @@ TEST_P(ArticleStoreConformanceTest, MalformedTextQueriesAreInvalidArgument) {
   PutOk({MakeArticle("a")});
   for (const std::string& text :
        {std::string("\"unbalanced quote"), std::string("a \" b \" c \""),
-        std::string("!!! ..."), std::string("   "),
-        std::string(2000, 'x'), std::string("nul\0byte", 8),
-        std::string("bad \xff utf8")}) {
+        std::string("!!! ..."), std::string("   "), std::string(2000, 'x'),
+        std::string("nul\0byte", 8), std::string("bad \xff utf8")}) {
     absl::StatusOr<v1::QueryArticlesResponse> hits =
         store_->Query(TextQuery(text));
     EXPECT_EQ(hits.status().code(), absl::StatusCode::kInvalidArgument)
@@ -1296,9 +1298,8 @@ TEST_P(ArticleStoreConformanceTest, SortsByPublishedWithUnknownLast) {
       // Stored while paging, newest published of all: on no later page.
       PutOk({article(absl::StrCat("late", ids.size()), 9999)});
     } while (!request.page_token().empty());
-    EXPECT_THAT(ids, ElementsAre(source + "new", source + "mid",
-                                 source + "old", source + "unknown2",
-                                 source + "unknown"));
+    EXPECT_THAT(ids, ElementsAre(source + "new", source + "mid", source + "old",
+                                 source + "unknown2", source + "unknown"));
   }
 }
 
@@ -1396,9 +1397,7 @@ TEST_P(ArticleStoreConformanceTest, CountsGroupByEachDimension) {
   EXPECT_EQ(grouped(v1::COUNT_DIMENSION_SOURCE),
             (Pairs{{"antara", 3}, {"Warta", 2}}));
   EXPECT_EQ(grouped(v1::COUNT_DIMENSION_PUBLISHED_DAY),
-            (Pairs{{"1969-12-31", 1},
-                   {"2024-10-04", 2},
-                   {"2024-10-06", 1}}));
+            (Pairs{{"1969-12-31", 1}, {"2024-10-04", 2}, {"2024-10-06", 1}}));
   EXPECT_EQ(grouped(v1::COUNT_DIMENSION_INGESTED_DAY),
             (Pairs{{"2024-10-04", 4}, {"2024-10-05", 1}}));
   EXPECT_EQ(grouped(v1::COUNT_DIMENSION_PUBLISHED_DAY, "politics"),
@@ -1415,7 +1414,8 @@ TEST_P(ArticleStoreConformanceTest, ReadAfterReturnsArrivalsInOrder) {
   EXPECT_THAT(empty->articles, IsEmpty());
   EXPECT_EQ(empty->scanned_through, 0);
 
-  PutOk({MakeArticle("a", "id"), MakeArticle("b", "en"), MakeArticle("c", "id")});
+  PutOk(
+      {MakeArticle("a", "id"), MakeArticle("b", "en"), MakeArticle("c", "id")});
   absl::StatusOr<ArticlesAfter> start = store_->ReadAfter({}, 0, 0);
   ASSERT_TRUE(start.ok()) << start.status();
   const int64_t cursor = start->scanned_through;
@@ -1425,7 +1425,8 @@ TEST_P(ArticleStoreConformanceTest, ReadAfterReturnsArrivalsInOrder) {
 
   v1::ArticleFilter indonesian;
   indonesian.set_language("id");
-  absl::StatusOr<ArticlesAfter> after = store_->ReadAfter(indonesian, cursor, 10);
+  absl::StatusOr<ArticlesAfter> after =
+      store_->ReadAfter(indonesian, cursor, 10);
   ASSERT_TRUE(after.ok()) << after.status();
   std::vector<std::string> ids;
   for (const auto& [sequence, article] : after->articles) {
@@ -1470,8 +1471,9 @@ TEST_P(ArticleStoreConformanceTest, ReadAfterSeesWritesOfAnotherStore) {
   std::vector<std::string> seen;
   for (int round = 0; round < 5; ++round) {
     ArticleStore* writer = round % 2 == 0 ? store_.get() : other.get();
-    ASSERT_TRUE(writer->Put({MakeArticle(absl::StrCat("r", round, "a")),
-                             MakeArticle(absl::StrCat("r", round, "b"))})
+    ASSERT_TRUE(writer
+                    ->Put({MakeArticle(absl::StrCat("r", round, "a")),
+                           MakeArticle(absl::StrCat("r", round, "b"))})
                     .ok());
     absl::StatusOr<ArticlesAfter> read = store_->ReadAfter({}, cursor, 100);
     ASSERT_TRUE(read.ok()) << read.status();
@@ -1480,8 +1482,8 @@ TEST_P(ArticleStoreConformanceTest, ReadAfterSeesWritesOfAnotherStore) {
     }
     cursor = read->scanned_through;
   }
-  EXPECT_THAT(seen, ElementsAre("r0a", "r0b", "r1a", "r1b", "r2a", "r2b",
-                                "r3a", "r3b", "r4a", "r4b"));
+  EXPECT_THAT(seen, ElementsAre("r0a", "r0b", "r1a", "r1b", "r2a", "r2b", "r3a",
+                                "r3b", "r4a", "r4b"));
 }
 
 // ---- The shared helpers (no backend involved) ----
@@ -1529,11 +1531,10 @@ TEST(ArticleStoreHelpersTest, PageTokensOfEverySortRoundTrip) {
   ASSERT_TRUE(decoded.ok()) << decoded.status();
   EXPECT_EQ(decoded->relevance, cursor.relevance);
   EXPECT_EQ(decoded->max_sequence, 12);
-  EXPECT_EQ(
-      DecodePageToken(EncodePageToken(cursor), v1::QUERY_SORT_PUBLISHED)
-          .status()
-          .code(),
-      absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(DecodePageToken(EncodePageToken(cursor), v1::QUERY_SORT_PUBLISHED)
+                .status()
+                .code(),
+            absl::StatusCode::kInvalidArgument);
   EXPECT_EQ(DecodeWatchCursor("42").value_or(-1), 42);
   EXPECT_EQ(DecodeWatchCursor("x").status().code(),
             absl::StatusCode::kInvalidArgument);

@@ -347,8 +347,8 @@ absl::string_view SearchableText(const std::string& text,
 std::string TsQuerySql(const std::vector<std::string>& terms, Params& params) {
   std::vector<std::string> parts;
   for (const std::string& term : terms) {
-    parts.push_back(absl::StrCat("phraseto_tsquery('simple', ",
-                                 params.Text(term), ")"));
+    parts.push_back(
+        absl::StrCat("phraseto_tsquery('simple', ", params.Text(term), ")"));
   }
   return absl::StrCat("(", absl::StrJoin(parts, " && "), ")");
 }
@@ -1059,8 +1059,7 @@ absl::StatusOr<v1::QueryArticlesResponse> PostgresArticleStore::Query(
                          EffectivePageSize(request.page_size()));
   std::optional<PageCursor> cursor;
   if (!request.page_token().empty()) {
-    KABAR_ASSIGN_OR_RETURN(cursor,
-                           DecodePageToken(request.page_token(), sort));
+    KABAR_ASSIGN_OR_RETURN(cursor, DecodePageToken(request.page_token(), sort));
   }
   const bool has_text = !filter.text().empty();
 
@@ -1117,10 +1116,9 @@ absl::StatusOr<v1::QueryArticlesResponse> PostgresArticleStore::Query(
             default:
               // A row comparison is one range of the (ingested_at, seq)
               // index.
-              after.push_back(
-                  absl::StrCat("(ingested_at, seq) < (",
-                               params.Int8(cursor->ingested_at_micros), ", ",
-                               seq, ")"));
+              after.push_back(absl::StrCat(
+                  "(ingested_at, seq) < (",
+                  params.Int8(cursor->ingested_at_micros), ", ", seq, ")"));
           }
         }
         const char* order = " ORDER BY ingested_at DESC, seq DESC";
@@ -1171,20 +1169,20 @@ absl::StatusOr<v1::QueryArticlesResponse> PostgresArticleStore::Query(
           // Headlines from the indexed part of title and body, in one
           // statement for the page.
           Params headline_params;
-          const std::string query = TsQuerySql(
-              *ParseTextQuery(filter.text()), headline_params);
+          const std::string query =
+              TsQuerySql(*ParseTextQuery(filter.text()), headline_params);
           std::deque<std::string> texts;
           std::vector<std::string> values;
           for (int i = 0; i < response.articles_size(); ++i) {
             const v1::Article& article = response.articles(i).article();
             std::string scratch;
-            texts.emplace_back(absl::StrCat(
-                SearchableText(article.title(), &scratch), "\n"));
+            texts.emplace_back(
+                absl::StrCat(SearchableText(article.title(), &scratch), "\n"));
             absl::StrAppend(&texts.back(),
                             SearchableText(article.body(), &scratch));
-            values.push_back(absl::StrCat(
-                "(", headline_params.Int8(i), ", ",
-                headline_params.TextRef(texts.back()), ")"));
+            values.push_back(absl::StrCat("(", headline_params.Int8(i), ", ",
+                                          headline_params.TextRef(texts.back()),
+                                          ")"));
           }
           KABAR_ASSIGN_OR_RETURN(
               Result headlines,
@@ -1201,8 +1199,7 @@ absl::StatusOr<v1::QueryArticlesResponse> PostgresArticleStore::Query(
             const int64_t i = ReadInt8(headlines.get(), row, 0);
             if (i < 0 || i >= response.matches_size()) continue;
             response.mutable_matches(static_cast<int>(i))
-                ->set_snippet(
-                    TidySnippet(ReadBytes(headlines.get(), row, 1)));
+                ->set_snippet(TidySnippet(ReadBytes(headlines.get(), row, 1)));
           }
         }
         KABAR_RETURN_IF_ERROR(
@@ -1242,8 +1239,8 @@ absl::StatusOr<v1::CountArticlesResponse> PostgresArticleStore::Count(
     // Days come back as int8, labels as text: both in column 0 or 1.
     const std::string sql = absl::StrCat(
         "SELECT ", by_day ? "(" + expression + ")::int8" : "0::int8", ", ",
-        by_day ? "''::text" : expression, ", COUNT(*)::int8 FROM kabar_articles",
-        where, " GROUP BY 1, 2");
+        by_day ? "''::text" : expression,
+        ", COUNT(*)::int8 FROM kabar_articles", where, " GROUP BY 1, 2");
     return WithConnection<v1::CountArticlesResponse>(
         [&](Connection& connection)
             -> absl::StatusOr<v1::CountArticlesResponse> {
@@ -1260,8 +1257,7 @@ absl::StatusOr<v1::CountArticlesResponse> PostgresArticleStore::Count(
             } else {
               label = std::string(ReadBytes(rows.get(), row, 1));
             }
-            groups.emplace_back(std::move(label),
-                                ReadInt8(rows.get(), row, 2));
+            groups.emplace_back(std::move(label), ReadInt8(rows.get(), row, 2));
           }
           v1::CountArticlesResponse response;
           FillGroups(dimension, std::move(groups), &response,
@@ -1326,10 +1322,9 @@ absl::StatusOr<ArticlesAfter> PostgresArticleStore::ReadAfter(
                       "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
                 .status());
         KABAR_ASSIGN_OR_RETURN(
-            Result newest,
-            connection.Exec("cannot read the newest sequence",
-                            "SELECT COALESCE(MAX(seq), 0)::int8 "
-                            "FROM kabar_articles"));
+            Result newest, connection.Exec("cannot read the newest sequence",
+                                           "SELECT COALESCE(MAX(seq), 0)::int8 "
+                                           "FROM kabar_articles"));
         ArticlesAfter result;
         result.scanned_through =
             std::max(after_sequence, ReadInt8(newest.get(), 0, 0));

@@ -250,7 +250,8 @@ TEST_F(PostgresArticleStoreTest, APoolOfOneServesConcurrentCalls) {
     });
   }
   for (std::thread& thread : threads) thread.join();
-  absl::StatusOr<v1::CountArticlesResponse> counts = store->Count(v1::ArticleFilter());
+  absl::StatusOr<v1::CountArticlesResponse> counts =
+      store->Count(v1::ArticleFilter());
   ASSERT_TRUE(counts.ok()) << counts.status();
   EXPECT_EQ(counts->total(), 40);
   // Never more than one connection to the database.

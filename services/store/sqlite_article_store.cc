@@ -392,8 +392,8 @@ absl::Status SqliteArticleStore::FillFullTextIndex(Connection& writer) {
     if (code == SQLITE_OK) code = BindText(insert, 3, stored.article().body());
     if (code == SQLITE_OK) code = sqlite3_step(insert);
     if (code != SQLITE_DONE) {
-      return writer.Error(code,
-                          absl::StrCat("cannot index article at sequence ", seq));
+      return writer.Error(
+          code, absl::StrCat("cannot index article at sequence ", seq));
     }
   }
 }
@@ -738,8 +738,7 @@ absl::StatusOr<v1::QueryArticlesResponse> SqliteArticleStore::Query(
   const std::string match = MatchExpression(terms);
   std::optional<PageCursor> cursor;
   if (!request.page_token().empty()) {
-    KABAR_ASSIGN_OR_RETURN(cursor,
-                           DecodePageToken(request.page_token(), sort));
+    KABAR_ASSIGN_OR_RETURN(cursor, DecodePageToken(request.page_token(), sort));
   }
 
   KABAR_ASSIGN_OR_RETURN(std::unique_ptr<Connection> connection, TakeReader());
@@ -812,9 +811,10 @@ absl::StatusOr<v1::QueryArticlesResponse> SqliteArticleStore::Query(
                          "SELECT seq, ingested_at, published_at, relevance, "
                          "data FROM articles JOIN ranked ON ranked_seq = seq",
                          where.Sql(), order, " LIMIT ?")
-          : absl::StrCat("SELECT seq, ingested_at, published_at, 0.0, data "
-                         "FROM articles",
-                         where.Sql(), order, " LIMIT ?");
+          : absl::StrCat(
+                "SELECT seq, ingested_at, published_at, 0.0, data "
+                "FROM articles",
+                where.Sql(), order, " LIMIT ?");
 
   KABAR_ASSIGN_OR_RETURN(Statement select, reader->Prepare(sql));
   for (size_t i = 0; i < where.values.size(); ++i) {
@@ -856,8 +856,8 @@ absl::StatusOr<v1::QueryArticlesResponse> SqliteArticleStore::Query(
 
   if (has_text && !sequences.empty()) {
     std::unordered_map<int64_t, std::string> snippets;
-    const std::string snippet_sql = absl::StrCat(
-        kSnippetSql, "(", absl::StrJoin(sequences, ", "), ")");
+    const std::string snippet_sql =
+        absl::StrCat(kSnippetSql, "(", absl::StrJoin(sequences, ", "), ")");
     KABAR_ASSIGN_OR_RETURN(Statement snippet, reader->Prepare(snippet_sql));
     int code = BindText(snippet.get(), 1, match);
     if (code != SQLITE_OK) return reader->Error(code, "cannot bind query");
@@ -941,21 +941,22 @@ absl::StatusOr<v1::CountArticlesResponse> SqliteArticleStore::Count(
                                                                : "source";
     }
     std::vector<std::pair<std::string, int64_t>> rows;
-    KABAR_RETURN_IF_ERROR(run(
-        absl::StrCat("SELECT ", expression, ", COUNT(*) FROM articles",
-                     where.Sql(), " GROUP BY 1"),
-        [&rows, by_day](sqlite3_stmt* row) {
-          std::string label;
-          if (sqlite3_column_type(row, 0) != SQLITE_NULL) {
-            if (by_day) {
-              label = DayLabel(sqlite3_column_int64(row, 0));
-            } else {
-              const unsigned char* text = sqlite3_column_text(row, 0);
-              if (text != nullptr) label = reinterpret_cast<const char*>(text);
-            }
-          }
-          rows.emplace_back(std::move(label), sqlite3_column_int64(row, 1));
-        }));
+    KABAR_RETURN_IF_ERROR(
+        run(absl::StrCat("SELECT ", expression, ", COUNT(*) FROM articles",
+                         where.Sql(), " GROUP BY 1"),
+            [&rows, by_day](sqlite3_stmt* row) {
+              std::string label;
+              if (sqlite3_column_type(row, 0) != SQLITE_NULL) {
+                if (by_day) {
+                  label = DayLabel(sqlite3_column_int64(row, 0));
+                } else {
+                  const unsigned char* text = sqlite3_column_text(row, 0);
+                  if (text != nullptr)
+                    label = reinterpret_cast<const char*>(text);
+                }
+              }
+              rows.emplace_back(std::move(label), sqlite3_column_int64(row, 1));
+            }));
     FillGroups(dimension, std::move(rows), &response,
                response.mutable_groups());
     return response;

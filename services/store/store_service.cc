@@ -88,9 +88,9 @@ class StoreServiceImpl::WatchReactor final
     absl::MutexLock lock(&mu_);
     reading_ = true;
     service_->pool_.Schedule([this, cursor] {
-      absl::StatusOr<int64_t> start =
-          cursor.empty() ? absl::StatusOr<int64_t>(-1)
-                         : DecodeWatchCursor(cursor);
+      absl::StatusOr<int64_t> start = cursor.empty()
+                                          ? absl::StatusOr<int64_t>(-1)
+                                          : DecodeWatchCursor(cursor);
       if (start.ok() && *start < 0) {
         // "now": the newest article stored.
         absl::StatusOr<ArticlesAfter> newest =
@@ -178,7 +178,7 @@ class StoreServiceImpl::WatchReactor final
         // Most likely the database is briefly away; the next wake-up tries
         // again, from the same cursor.
         common::LogWarning(absl::StrCat("WatchArticles: cannot read: ",
-                                         batch.status().ToString()));
+                                        batch.status().ToString()));
         return;
       }
       more_ = static_cast<int>(batch->articles.size()) == kWatchBatchSize;
@@ -341,8 +341,7 @@ grpc::ServerUnaryReactor* StoreServiceImpl::QueryArticles(
     v1::QueryArticlesResponse* response) {
   return RunOnPool(pool_, context, "QueryArticles",
                    [this, request, response]() -> absl::Status {
-                     KABAR_ASSIGN_OR_RETURN(*response,
-                                            store_->Query(*request));
+                     KABAR_ASSIGN_OR_RETURN(*response, store_->Query(*request));
                      return absl::OkStatus();
                    });
 }
@@ -353,8 +352,7 @@ grpc::ServerUnaryReactor* StoreServiceImpl::CountArticles(
     v1::CountArticlesResponse* response) {
   return RunOnPool(pool_, context, "CountArticles",
                    [this, request, response]() -> absl::Status {
-                     KABAR_ASSIGN_OR_RETURN(*response,
-                                            store_->Count(*request));
+                     KABAR_ASSIGN_OR_RETURN(*response, store_->Count(*request));
                      return absl::OkStatus();
                    });
 }

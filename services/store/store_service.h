@@ -7,13 +7,13 @@
 #ifndef KABAR_SERVICES_STORE_STORE_SERVICE_H_
 #define KABAR_SERVICES_STORE_STORE_SERVICE_H_
 
+#include <grpcpp/server_context.h>
+#include <grpcpp/support/server_callback.h>
+
 #include <atomic>
 #include <cstdint>
 #include <set>
 #include <thread>
-
-#include <grpcpp/server_context.h>
-#include <grpcpp/support/server_callback.h>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/synchronization/mutex.h"

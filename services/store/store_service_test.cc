@@ -256,8 +256,8 @@ class WatchReader {
   std::thread watchdog_;
 };
 
-void Put(const client::StoreClient& client,
-         const std::vector<std::string>& ids, const std::string& language = "id") {
+void Put(const client::StoreClient& client, const std::vector<std::string>& ids,
+         const std::string& language = "id") {
   v1::PutArticlesRequest put;
   for (const std::string& id : ids) {
     v1::StoredArticle* stored = put.add_articles();

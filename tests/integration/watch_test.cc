@@ -78,8 +78,7 @@ void PutBatch(const std::string& address, int batch) {
     stored->mutable_labels()->mutable_language()->set_code("en");
     stored->mutable_labels()->mutable_language()->set_confidence(0.9f);
   }
-  absl::StatusOr<v1::PutArticlesResponse> response =
-      store.PutArticles(request);
+  absl::StatusOr<v1::PutArticlesResponse> response = store.PutArticles(request);
   ASSERT_TRUE(response.ok()) << response.status();
 }
 
