@@ -516,8 +516,10 @@ std::string WatchLine(const v1::WatchArticlesResponse& message,
   };
   std::string line = absl::StrCat(
       pad(message.cursor(), 8), "  ",
-      stored.has_ingested_at() ? FormatTimestamp(stored.ingested_at())
-                               : std::string("-"),
+      // Up to "2024-05-01T01:00:00.123456Z".
+      pad(stored.has_ingested_at() ? FormatTimestamp(stored.ingested_at())
+                                   : std::string("-"),
+          27),
       "  ",
       pad(labels.language().code().empty() ? "-" : labels.language().code(), 4),
       "  ", pad(labels.topics().empty() ? "-" : labels.topics(0).label(), 14),
