@@ -13,12 +13,14 @@
 #include "absl/flags/commandlineflag.h"
 #include "absl/flags/reflection.h"
 #include "absl/strings/ascii.h"
+#include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/strip.h"
 #include "clients/cpp/security_flags.h"
+#include "absl/time/clock.h"
 #include "services/common/status_macros.h"
 #include "services/common/text.h"
 
@@ -135,23 +137,42 @@ const std::vector<CommandSpec>& Commands() {
        "the median\nand 99th-percentile time from sending an article to its "
        "ack.",
        {"window", "max_line_bytes", "progress", "reconnects", "max_rate"}},
-      {"query", "", "List stored articles, newest ingested first.",
+      {"query", "", "List or search stored articles.",
        "Lists articles from the store (--store) matching every filter "
        "given.\nTimes are RFC 3339 (2024-05-01T08:00:00Z) or dates "
-       "(2024-05-01);\nranges are [after, before). --format=jsonl prints "
-       "one JSON object per\narticle with full ids; the table shortens ids "
-       "and titles.",
-       Concat(FilterFlags(), {"limit", "format"})},
+       "(2024-05-01);\nranges are [after, before). --text searches title "
+       "and body: every word\nmust occur (\"quoted words\" as a phrase), "
+       "best matches first, each with a\nsnippet marking the matched words "
+       "[like this]. --sort orders by\nrelevance (needs --text), published "
+       "or ingested time, newest first.\n--format=jsonl prints one JSON "
+       "object per article with full ids; the\ntable shortens ids and "
+       "titles.",
+       Concat(FilterFlags(), {"text", "sort", "limit", "format"})},
       {"get",
        "ID",
        "Show one stored article, body included.",
        "Prints the article with this id: every field, the labels and the "
        "body.\n--format=json prints one JSON object.",
        {"format"}},
-      {"stats", "", "Count stored articles by language and topic.",
-       "Counts the articles matching the filters, in total and by language "
-       "and\nby top topic.",
-       Concat(FilterFlags(), {"format"})},
+      {"stats", "", "Count stored articles by language, topic, source or day.",
+       "Counts the articles matching the filters (and --text), in total and "
+       "by\nlanguage and by top topic; with --by, by that one of language, "
+       "topic,\nsource, day (published, UTC) or ingested_day instead "
+       "(days oldest first,\nthe rest most frequent first). "
+       "--format=jsonl with --by prints one\n{\"BY\": ..., \"count\": N} "
+       "object per line.",
+       Concat(FilterFlags(), {"text", "by", "format"})},
+      {"watch", "", "Print articles as they are stored.",
+       "Streams the articles the store (--store) stores from now on that "
+       "match\nthe filters, one line each (or one JSON object per line "
+       "with\n--format=jsonl: {\"cursor\": ..., \"article\": {...}}). "
+       "Every article comes\nwith a cursor, and the starting cursor is "
+       "printed on standard error:\n--cursor=C resumes right after C, "
+       "with nothing missed or repeated. When\nthe stream breaks (the store "
+       "restarted) it reconnects by itself from its\nlast cursor, up to "
+       "--reconnects times in a row. Runs until interrupted,\nor until "
+       "--exit_after articles were printed.",
+       Concat(FilterFlags(), {"cursor", "reconnects", "exit_after", "format"})},
       {"classify",
        "[TEXT...|-]",
        "Label a text without storing it.",
@@ -351,6 +372,12 @@ int RunQueryCommand(const ServiceOptions& services, const QueryOptions& options,
                     std::ostream& out, std::ostream& err) {
   absl::StatusOr<v1::ArticleFilter> filter = BuildFilter(options.filter);
   if (!filter.ok()) return UsageError("query", filter.status().message(), err);
+  filter->set_text(options.text);
+  const absl::StatusOr<v1::QuerySort> sort = ParseSort(options.sort);
+  if (!sort.ok()) return UsageError("query", sort.status().message(), err);
+  if (*sort == v1::QUERY_SORT_RELEVANCE && options.text.empty()) {
+    return UsageError("query", "--sort=relevance needs --text", err);
+  }
   const client::StoreClient store(ClientFor(services.store_address, services));
 
   constexpr int64_t kMaxPageSize = 1000;
@@ -358,7 +385,9 @@ int RunQueryCommand(const ServiceOptions& services, const QueryOptions& options,
   int64_t remaining = options.limit;
   v1::QueryArticlesRequest request;
   *request.mutable_filter() = *std::move(filter);
+  request.set_sort(*sort);
   std::vector<v1::StoredArticle> table_rows;
+  std::vector<v1::TextMatch> table_matches;
   int64_t printed = 0;
   do {
     request.set_page_size(static_cast<int32_t>(
@@ -366,14 +395,22 @@ int RunQueryCommand(const ServiceOptions& services, const QueryOptions& options,
     absl::StatusOr<v1::QueryArticlesResponse> page =
         store.QueryArticles(request);
     if (!page.ok()) return Fail("query", page.status(), err);
-    for (v1::StoredArticle& article : *page->mutable_articles()) {
+    const bool has_matches =
+        page->matches_size() == page->articles_size() && !options.text.empty();
+    for (int i = 0; i < page->articles_size(); ++i) {
       if (!unlimited && remaining <= 0) break;
       --remaining;
       ++printed;
+      v1::StoredArticle& article = *page->mutable_articles(i);
+      const v1::TextMatch match =
+          has_matches ? page->matches(i) : v1::TextMatch();
       if (options.format == OutputFormat::kJson) {
-        out << DumpJson(StoredArticleToJson(article, false)) << "\n";
+        out << DumpJson(has_matches ? SearchResultToJson(article, match)
+                                    : StoredArticleToJson(article, false))
+            << "\n";
       } else {
         table_rows.push_back(std::move(article));
+        table_matches.push_back(match);
       }
     }
     out.flush();
@@ -384,10 +421,95 @@ int RunQueryCommand(const ServiceOptions& services, const QueryOptions& options,
     if (table_rows.empty()) {
       err << "no matching articles\n";
     } else {
-      out << ArticlesTable(table_rows, options.line_width);
+      out << (options.text.empty()
+                  ? ArticlesTable(table_rows, options.line_width)
+                  : SearchResultsTable(table_rows, table_matches,
+                                       options.line_width));
     }
   }
   return 0;
+}
+
+absl::StatusOr<v1::QuerySort> ParseSort(absl::string_view text) {
+  if (text.empty()) return v1::QUERY_SORT_UNSPECIFIED;
+  if (text == "relevance") return v1::QUERY_SORT_RELEVANCE;
+  if (text == "published") return v1::QUERY_SORT_PUBLISHED;
+  if (text == "ingested") return v1::QUERY_SORT_INGESTED;
+  return absl::InvalidArgumentError(
+      absl::StrCat("--sort must be relevance, published or ingested, got \"",
+                   absl::CHexEscape(text), "\""));
+}
+
+absl::StatusOr<v1::CountDimension> ParseCountDimension(absl::string_view text) {
+  if (text.empty()) return v1::COUNT_DIMENSION_UNSPECIFIED;
+  if (text == "language") return v1::COUNT_DIMENSION_LANGUAGE;
+  if (text == "topic") return v1::COUNT_DIMENSION_TOPIC;
+  if (text == "source") return v1::COUNT_DIMENSION_SOURCE;
+  if (text == "day") return v1::COUNT_DIMENSION_PUBLISHED_DAY;
+  if (text == "ingested_day") return v1::COUNT_DIMENSION_INGESTED_DAY;
+  return absl::InvalidArgumentError(absl::StrCat(
+      "--by must be language, topic, source, day or ingested_day, got \"",
+      absl::CHexEscape(text), "\""));
+}
+
+int RunWatchCommand(const ServiceOptions& services, const WatchOptions& options,
+                    std::ostream& out, std::ostream& err) {
+  absl::StatusOr<v1::ArticleFilter> filter = BuildFilter(options.filter);
+  if (!filter.ok()) return UsageError("watch", filter.status().message(), err);
+  if (options.exit_after < 0 || options.max_reconnects < 0) {
+    return UsageError("watch", "--exit_after and --reconnects must be >= 0",
+                      err);
+  }
+  const client::StoreClient store(ClientFor(services.store_address, services));
+  v1::WatchArticlesRequest request;
+  *request.mutable_filter() = *std::move(filter);
+  request.set_cursor(options.cursor);
+  int64_t printed = 0;
+  int failures = 0;
+  bool announced = false;
+  while (true) {
+    const std::unique_ptr<client::WatchCall> call =
+        store.WatchArticles(request);
+    v1::WatchArticlesResponse message;
+    while (call->Read(&message)) {
+      failures = 0;
+      request.set_cursor(message.cursor());
+      if (!message.has_article()) {
+        if (!announced) {
+          err << "kabar watch: watching from cursor " << message.cursor()
+              << " (resume with --cursor=" << message.cursor() << ")\n";
+          announced = true;
+        }
+        continue;
+      }
+      if (options.format == OutputFormat::kJson) {
+        out << DumpJson(WatchMessageToJson(message)) << "\n";
+      } else {
+        out << WatchLine(message, options.line_width) << "\n";
+      }
+      out.flush();
+      if (options.exit_after > 0 && ++printed >= options.exit_after) {
+        call->Cancel();
+        while (call->Read(&message)) {
+        }
+        call->Finish().IgnoreError();
+        return 0;
+      }
+    }
+    const absl::Status status = call->Finish();
+    const bool retryable = status.code() == absl::StatusCode::kUnavailable ||
+                           status.code() == absl::StatusCode::kCancelled;
+    if (!retryable || failures >= options.max_reconnects) {
+      return Fail("watch", status, err);
+    }
+    ++failures;
+    err << "kabar watch: " << status.message() << "; reconnecting"
+        << (request.cursor().empty()
+                ? std::string()
+                : absl::StrCat(" from cursor ", request.cursor()))
+        << " (" << failures << "/" << options.max_reconnects << ")\n";
+    absl::SleepFor(options.reconnect_delay);
+  }
 }
 
 int RunGetCommand(const ServiceOptions& services, const std::string& id,
@@ -404,16 +526,33 @@ int RunGetCommand(const ServiceOptions& services, const std::string& id,
 }
 
 int RunStatsCommand(const ServiceOptions& services,
-                    const FilterOptions& filter_options, OutputFormat format,
-                    std::ostream& out, std::ostream& err) {
+                    const FilterOptions& filter_options,
+                    const std::string& text, const std::string& by,
+                    OutputFormat format, std::ostream& out, std::ostream& err) {
   absl::StatusOr<v1::ArticleFilter> filter = BuildFilter(filter_options);
   if (!filter.ok()) return UsageError("stats", filter.status().message(), err);
+  filter->set_text(text);
+  const absl::StatusOr<v1::CountDimension> dimension = ParseCountDimension(by);
+  if (!dimension.ok()) {
+    return UsageError("stats", dimension.status().message(), err);
+  }
   const client::StoreClient store(ClientFor(services.store_address, services));
   v1::CountArticlesRequest request;
   *request.mutable_filter() = *std::move(filter);
+  request.set_group_by(*dimension);
   absl::StatusOr<v1::CountArticlesResponse> counts =
       store.CountArticles(request);
   if (!counts.ok()) return Fail("stats", counts.status(), err);
+  if (*dimension != v1::COUNT_DIMENSION_UNSPECIFIED) {
+    if (format == OutputFormat::kJson) {
+      for (const v1::LabelCount& group : counts->groups()) {
+        out << DumpJson(GroupCountToJson(group, by)) << "\n";
+      }
+    } else {
+      out << GroupCountsDetails(*counts, by);
+    }
+    return 0;
+  }
   if (format == OutputFormat::kJson) {
     out << DumpJson(CountsToJson(*counts), 2) << "\n";
   } else {

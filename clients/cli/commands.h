@@ -101,6 +101,10 @@ int RunIngestCommand(const ServiceOptions& services,
 
 struct QueryOptions {
   FilterOptions filter;
+  // Full-text query (ArticleFilter.text); "" = none.
+  std::string text;
+  // "", "relevance", "published" or "ingested" (see ParseSort).
+  std::string sort;
   // Most articles to print; 0 or less means all.
   int64_t limit = 20;
   OutputFormat format = OutputFormat::kTable;
@@ -111,8 +115,19 @@ struct QueryOptions {
 // Columns of the terminal on standard output; else $COLUMNS; else 120.
 size_t StdoutLineWidth();
 
-// `kabar query`: newest ingested first, paging through QueryArticles until
-// `limit`. JSON prints one object per line (StoredArticleToJson).
+// --sort: "" (relevance with --text, else ingested), "relevance",
+// "published" or "ingested". INVALID_ARGUMENT otherwise.
+absl::StatusOr<v1::QuerySort> ParseSort(absl::string_view text);
+
+// --by of `kabar stats`: "language", "topic", "source", "day" (published
+// day) or "ingested_day"; "" = by language and topic. INVALID_ARGUMENT
+// otherwise.
+absl::StatusOr<v1::CountDimension> ParseCountDimension(absl::string_view text);
+
+// `kabar query`: in the order of `sort`, paging through QueryArticles until
+// `limit`. JSON prints one object per line (StoredArticleToJson, plus
+// snippet and relevance with --text); the table shows each snippet under
+// its row.
 int RunQueryCommand(const ServiceOptions& services, const QueryOptions& options,
                     std::ostream& out, std::ostream& err);
 
@@ -120,9 +135,35 @@ int RunQueryCommand(const ServiceOptions& services, const QueryOptions& options,
 int RunGetCommand(const ServiceOptions& services, const std::string& id,
                   OutputFormat format, std::ostream& out, std::ostream& err);
 
-// `kabar stats`: the total and counts by language and by topic.
+// `kabar stats`: the total and counts by language and by topic, or with
+// `by` (see ParseCountDimension) counts by that one dimension. `text` is a
+// full-text condition as in `kabar query --text`.
 int RunStatsCommand(const ServiceOptions& services, const FilterOptions& filter,
+                    const std::string& text, const std::string& by,
                     OutputFormat format, std::ostream& out, std::ostream& err);
+
+struct WatchOptions {
+  FilterOptions filter;
+  // Where to start: "" = now, else a cursor printed by an earlier watch.
+  std::string cursor;
+  OutputFormat format = OutputFormat::kTable;
+  size_t line_width = 120;
+  // Times in a row to reconnect after the stream fails with UNAVAILABLE or
+  // CANCELLED (e.g. the store restarted); reset by every message received.
+  int max_reconnects = 10;
+  // Pause before reconnecting.
+  absl::Duration reconnect_delay = absl::Milliseconds(500);
+  // Stop after printing this many articles; 0 = run until interrupted.
+  int64_t exit_after = 0;
+};
+
+// `kabar watch`: prints articles as the store stores them, with the cursor
+// of each (`table`: one line each; `jsonl`: {"cursor", "article"}), and the
+// starting cursor on `err`. Reconnects by itself, resuming from the last
+// cursor. Exit status 0 after exit_after articles, 1 when the stream failed
+// for good, 2 for bad flags.
+int RunWatchCommand(const ServiceOptions& services, const WatchOptions& options,
+                    std::ostream& out, std::ostream& err);
 
 struct ClassifyOptions {
   std::string title;

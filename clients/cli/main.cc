@@ -3,9 +3,13 @@
 //
 //   kabar ingest [FILE...|-] [--window=256] [--max_line_bytes=8388608]
 //       [--reconnects=10] [--max_rate=0]
-//   kabar query [filters] [--limit=20] [--format=table|jsonl]
+//   kabar query [filters] [--text=...] [--sort=relevance|published|ingested]
+//       [--limit=20] [--format=table|jsonl]
 //   kabar get ID [--format=table|json]
-//   kabar stats [filters] [--format=table|json]
+//   kabar stats [filters] [--text=...]
+//       [--by=language|topic|source|day|ingested_day] [--format=table|json]
+//   kabar watch [filters] [--cursor=C] [--reconnects=10] [--exit_after=N]
+//       [--format=table|jsonl]
 //   kabar classify [TEXT...|-] [--title=...] [--top_k=N] [--format=...]
 //   kabar health [ADDR|ingest|store|classifier...] [--service=NAME]
 //   kabar models [--reload] [--format=table|json]
@@ -74,6 +78,21 @@ ABSL_FLAG(std::string, service, "",
           "Service name to check; empty = the whole server.");
 ABSL_FLAG(bool, reload, false,
           "Have the classifier reload its model files first.");
+ABSL_FLAG(std::string, text, "",
+          "Full-text query over title and body: all words must occur; "
+          "\"quoted words\" as a phrase.");
+ABSL_FLAG(std::string, sort, "",
+          "Order: relevance (needs --text; the default with it), published "
+          "or ingested (the default without), newest first.");
+ABSL_FLAG(std::string, by, "",
+          "Count by one of: language, topic, source, day (published, UTC), "
+          "ingested_day. Default: by language and by topic.");
+ABSL_FLAG(std::string, cursor, "",
+          "Resume right after this cursor (printed by an earlier watch); "
+          "empty = start now.");
+ABSL_FLAG(int64_t, exit_after, 0,
+          "Exit after printing this many articles; 0 = run until "
+          "interrupted.");
 ABSL_FLAG(bool, dry_run, false,
           "Only count the articles that would be re-labeled.");
 
@@ -141,6 +160,8 @@ int Run(const std::string& command, const std::vector<std::string>& args) {
     if (!no_arguments()) return Usage(command, "takes no arguments");
     cli::QueryOptions options;
     options.filter = FilterFromFlags();
+    options.text = absl::GetFlag(FLAGS_text);
+    options.sort = absl::GetFlag(FLAGS_sort);
     options.limit = absl::GetFlag(FLAGS_limit);
     options.format = *format;
     options.line_width = cli::StdoutLineWidth();
@@ -152,8 +173,20 @@ int Run(const std::string& command, const std::vector<std::string>& args) {
   }
   if (command == "stats") {
     if (!no_arguments()) return Usage(command, "takes no arguments");
-    return cli::RunStatsCommand(services, FilterFromFlags(), *format, std::cout,
-                                std::cerr);
+    return cli::RunStatsCommand(
+        services, FilterFromFlags(), absl::GetFlag(FLAGS_text),
+        absl::GetFlag(FLAGS_by), *format, std::cout, std::cerr);
+  }
+  if (command == "watch") {
+    if (!no_arguments()) return Usage(command, "takes no arguments");
+    cli::WatchOptions options;
+    options.filter = FilterFromFlags();
+    options.cursor = absl::GetFlag(FLAGS_cursor);
+    options.format = *format;
+    options.line_width = cli::StdoutLineWidth();
+    options.max_reconnects = absl::GetFlag(FLAGS_reconnects);
+    options.exit_after = absl::GetFlag(FLAGS_exit_after);
+    return cli::RunWatchCommand(services, options, std::cout, std::cerr);
   }
   if (command == "classify") {
     absl::StatusOr<std::string> text =

@@ -11,6 +11,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
 #include "absl/time/time.h"
 
 namespace kabar::cli {
@@ -451,6 +452,95 @@ std::string LabelsDetails(const v1::Labels& labels) {
   std::string out = table.Render();
   out.erase(0, out.find('\n') + 1);  // The empty header line.
   return out;
+}
+
+std::string SearchResultsTable(const std::vector<v1::StoredArticle>& articles,
+                               const std::vector<v1::TextMatch>& matches,
+                               size_t max_line_width) {
+  const std::vector<std::string> lines =
+      absl::StrSplit(ArticlesTable(articles, max_line_width), '\n');
+  std::string out;
+  for (size_t i = 0; i < lines.size(); ++i) {
+    if (lines[i].empty()) continue;
+    absl::StrAppend(&out, lines[i], "\n");
+    // Line 0 is the header; line i > 0 is article i - 1.
+    if (i > 0 && i - 1 < matches.size() && !matches[i - 1].snippet().empty()) {
+      absl::StrAppend(&out, "    ",
+                      FitToWidth(matches[i - 1].snippet(),
+                                 max_line_width > 24 ? max_line_width - 4 : 20),
+                      "\n");
+    }
+  }
+  return out;
+}
+
+Json SearchResultToJson(const v1::StoredArticle& stored,
+                        const v1::TextMatch& match) {
+  Json json = StoredArticleToJson(stored, false);
+  json["snippet"] = match.snippet();
+  json["relevance"] = match.relevance();
+  return json;
+}
+
+std::string GroupCountsDetails(const v1::CountArticlesResponse& counts,
+                               absl::string_view name) {
+  TextTable table({absl::AsciiStrToUpper(name), "COUNT", "SHARE"});
+  for (const v1::LabelCount& entry : counts.groups()) {
+    table.AddRow({FitToWidth(entry.label(), 60), absl::StrCat(entry.count()),
+                  counts.total() <= 0
+                      ? std::string("-")
+                      : absl::StrFormat(
+                            "%.1f%%", 100.0 * entry.count() / counts.total())});
+  }
+  return absl::StrCat("total: ", counts.total(), "\n\n", table.Render());
+}
+
+Json GroupCountToJson(const v1::LabelCount& group, absl::string_view name) {
+  Json json;
+  json[std::string(name)] = group.label();
+  json["count"] = group.count();
+  return json;
+}
+
+std::string WatchLine(const v1::WatchArticlesResponse& message,
+                      size_t max_line_width) {
+  const v1::StoredArticle& stored = message.article();
+  const v1::Labels& labels = stored.labels();
+  // Fixed widths: lines are printed one by one as articles arrive, so they
+  // cannot be aligned on the widest cell like a table.
+  const auto pad = [](std::string text, size_t width) {
+    text = FitToWidth(text, width);
+    const size_t shown = DisplayWidth(text);
+    if (shown < width) text.append(width - shown, ' ');
+    return text;
+  };
+  std::string line = absl::StrCat(
+      pad(message.cursor(), 8), "  ",
+      // Up to "2024-05-01T01:00:00.123456Z".
+      pad(stored.has_ingested_at() ? FormatTimestamp(stored.ingested_at())
+                                   : std::string("-"),
+          27),
+      "  ",
+      pad(labels.language().code().empty() ? "-" : labels.language().code(), 4),
+      "  ", pad(labels.topics().empty() ? "-" : labels.topics(0).label(), 14),
+      "  ",
+      pad(stored.article().source().empty() ? "-" : stored.article().source(),
+          20),
+      "  ");
+  const size_t used = DisplayWidth(line);
+  constexpr size_t kMinTitleWidth = 20;
+  line +=
+      FitToWidth(stored.article().title(),
+                 max_line_width > used + kMinTitleWidth ? max_line_width - used
+                                                        : kMinTitleWidth);
+  return line;
+}
+
+Json WatchMessageToJson(const v1::WatchArticlesResponse& message) {
+  Json json;
+  json["cursor"] = message.cursor();
+  json["article"] = StoredArticleToJson(message.article(), false);
+  return json;
 }
 
 std::string CountsDetails(const v1::CountArticlesResponse& counts) {

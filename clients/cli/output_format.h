@@ -107,6 +107,38 @@ class TextTable final {
 std::string ArticlesTable(const std::vector<v1::StoredArticle>& articles,
                           size_t max_line_width);
 
+// ArticlesTable for a text search: each row followed by its match's
+// snippet on its own indented line ("[" "]" mark the matched words).
+// REQUIRES: as many matches as articles.
+std::string SearchResultsTable(const std::vector<v1::StoredArticle>& articles,
+                               const std::vector<v1::TextMatch>& matches,
+                               size_t max_line_width);
+
+// StoredArticleToJson(stored, false) plus "snippet" and "relevance".
+nlohmann::ordered_json SearchResultToJson(const v1::StoredArticle& stored,
+                                          const v1::TextMatch& match);
+
+// `kabar stats --by NAME`: the total, then a table NAME (in capitals),
+// COUNT, SHARE with one row per group.
+std::string GroupCountsDetails(const v1::CountArticlesResponse& counts,
+                               absl::string_view name);
+
+// One group as {NAME: label, "count": n}, for `kabar stats --by NAME
+// --format=jsonl` (one object per line).
+nlohmann::ordered_json GroupCountToJson(const v1::LabelCount& group,
+                                        absl::string_view name);
+
+// One `kabar watch` arrival as a line of text (without "\n"): cursor,
+// ingested time, language, top topic, source and title, fitted to
+// `max_line_width`.
+std::string WatchLine(const v1::WatchArticlesResponse& message,
+                      size_t max_line_width);
+
+// One `kabar watch` arrival as {"cursor": ..., "article": {...}} with the
+// article as StoredArticleToJson(stored, false) gives it.
+nlohmann::ordered_json WatchMessageToJson(
+    const v1::WatchArticlesResponse& message);
+
 // The `kabar get` text form: one "field: value" line per field, then a
 // blank line and the body.
 std::string ArticleDetails(const v1::StoredArticle& stored);

@@ -229,6 +229,69 @@ TEST(ArticlesTableTest, AlignsColumnsShowsDerivedIdsWholeAndShortensTitles) {
     EXPECT_LE(DisplayWidth(lines[i]), 100u) << lines[i];
 }
 
+TEST(SearchResultsTableTest, PutsEachSnippetUnderItsRow) {
+  v1::StoredArticle second = LabeledArticle();
+  second.mutable_article()->set_id("second");
+  v1::TextMatch first_match;
+  first_match.set_snippet("[Banjir] di Jakarta");
+  v1::TextMatch second_match;
+  second_match.set_snippet("Hujan deras dan [banjir] " + std::string(200, 'x'));
+  const std::string table = SearchResultsTable({LabeledArticle(), second},
+                                               {first_match, second_match}, 80);
+  const std::vector<std::string> lines = absl::StrSplit(table, '\n');
+  ASSERT_EQ(lines.size(), 6u);  // header, row, snippet, row, snippet, ""
+  EXPECT_EQ(lines[0].rfind("ID", 0), 0u);
+  EXPECT_THAT(lines[1], HasSubstr("0123456789abcdef"));
+  EXPECT_EQ(lines[2], "    [Banjir] di Jakarta");
+  EXPECT_THAT(lines[3], HasSubstr("second"));
+  EXPECT_EQ(lines[4].rfind("    Hujan deras dan [banjir] xxx", 0), 0u);
+  EXPECT_LE(DisplayWidth(lines[4]), 80u);
+}
+
+TEST(SearchResultToJsonTest, AddsSnippetAndRelevance) {
+  v1::TextMatch match;
+  match.set_snippet("[Banjir] di Jakarta");
+  match.set_relevance(2.5);
+  const Json json = SearchResultToJson(LabeledArticle(), match);
+  EXPECT_EQ(json["id"], "0123456789abcdef0123456789abcdef");
+  EXPECT_EQ(json["snippet"], "[Banjir] di Jakarta");
+  EXPECT_EQ(json["relevance"], 2.5);
+}
+
+TEST(GroupCountsTest, ShowsTotalAndOneRowPerGroup) {
+  v1::CountArticlesResponse counts;
+  counts.set_total(4);
+  v1::LabelCount* group = counts.add_groups();
+  group->set_label("2024-05-01");
+  group->set_count(3);
+  group = counts.add_groups();
+  group->set_label("2024-05-02");
+  group->set_count(1);
+  const std::string text = GroupCountsDetails(counts, "day");
+  EXPECT_THAT(text, HasSubstr("total: 4"));
+  EXPECT_THAT(text, HasSubstr("DAY"));
+  EXPECT_THAT(text, HasSubstr("2024-05-01  3      75.0%"));
+  EXPECT_EQ(DumpJson(GroupCountToJson(counts.groups(1), "day")),
+            R"({"day":"2024-05-02","count":1})");
+}
+
+TEST(WatchOutputTest, OneLinePerArrivalWithItsCursor) {
+  v1::WatchArticlesResponse message;
+  *message.mutable_article() = LabeledArticle();
+  message.set_cursor("1234");
+  const std::string line = WatchLine(message, 100);
+  EXPECT_EQ(line.rfind("1234  ", 0), 0u);
+  EXPECT_THAT(line, HasSubstr("2024-05-01T02:00:00.25Z"));
+  EXPECT_THAT(line, HasSubstr("disaster"));
+  EXPECT_THAT(line, HasSubstr("Banjir di Jakarta"));
+  EXPECT_EQ(line.find('\n'), std::string::npos);
+  EXPECT_LE(DisplayWidth(line), 100u);
+  const Json json = WatchMessageToJson(message);
+  EXPECT_EQ(json["cursor"], "1234");
+  EXPECT_EQ(json["article"]["id"], "0123456789abcdef0123456789abcdef");
+  EXPECT_FALSE(json["article"].contains("body"));
+}
+
 TEST(ArticleDetailsTest, ShowsEveryFieldThenTheBody) {
   const std::string details = ArticleDetails(LabeledArticle());
   EXPECT_THAT(details, HasSubstr("id:"));

@@ -273,6 +273,24 @@ absl::StatusOr<v1::UpdateLabelsResponse> StoreClient::UpdateLabels(
       });
 }
 
+bool WatchCall::Read(v1::WatchArticlesResponse* message) {
+  return stream_->Read(message);
+}
+
+absl::Status WatchCall::Finish() {
+  return common::FromGrpcStatus(stream_->Finish(), peer_);
+}
+
+void WatchCall::Cancel() { context_->TryCancel(); }
+
+std::unique_ptr<WatchCall> StoreClient::WatchArticles(
+    const v1::WatchArticlesRequest& request) const {
+  auto context = std::make_unique<grpc::ClientContext>();
+  auto stream = stub_->WatchArticles(context.get(), request);
+  return std::make_unique<WatchCall>(std::move(context), std::move(stream),
+                                     peer_);
+}
+
 bool IngestStreamCall::Write(const v1::IngestStreamRequest& request) {
   return stream_->Write(request);
 }

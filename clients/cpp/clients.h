@@ -109,6 +109,31 @@ class ClassifyClient final {
   const std::unique_ptr<v1::ClassifierService::Stub> stub_;
 };
 
+// One open WatchArticles call. Read() may be called from one thread while
+// another calls Cancel().
+class WatchCall final {
+ public:
+  WatchCall(
+      std::unique_ptr<grpc::ClientContext> context,
+      std::unique_ptr<grpc::ClientReader<v1::WatchArticlesResponse>> stream,
+      std::string peer)
+      : context_(std::move(context)),
+        stream_(std::move(stream)),
+        peer_(std::move(peer)) {}
+
+  // Next message; false at the end of the stream (Finish() tells why).
+  bool Read(v1::WatchArticlesResponse* message);
+  // The call's final status. REQUIRES: Read() returned false.
+  absl::Status Finish();
+  // Ends the call; a blocked Read() returns false.
+  void Cancel();
+
+ private:
+  std::unique_ptr<grpc::ClientContext> context_;
+  std::unique_ptr<grpc::ClientReader<v1::WatchArticlesResponse>> stream_;
+  const std::string peer_;
+};
+
 class StoreClient final {
  public:
   explicit StoreClient(const ClientOptions& options);
@@ -125,6 +150,11 @@ class StoreClient final {
   // (UPDATED, NOT_FOUND, or SKIPPED when an expected model did not match).
   absl::StatusOr<v1::UpdateLabelsResponse> UpdateLabels(
       const v1::UpdateLabelsRequest& request) const;
+  // Opens a watch. It has no deadline: it runs until cancelled, or until
+  // the store ends it (then Finish() says why; UNAVAILABLE or CANCELLED
+  // from a restarting store are worth a reconnect from the last cursor).
+  std::unique_ptr<WatchCall> WatchArticles(
+      const v1::WatchArticlesRequest& request) const;
 
   const std::string& peer() const { return peer_; }
 

@@ -129,6 +129,7 @@ std::optional<Role> RequiredRole(absl::string_view method) {
       {"/kabar.v1.StoreService/QueryArticles", Role::kReadOnly},
       {"/kabar.v1.StoreService/CountArticles", Role::kReadOnly},
       {"/kabar.v1.StoreService/GetStoreStats", Role::kReadOnly},
+      {"/kabar.v1.StoreService/WatchArticles", Role::kReadOnly},
       {"/kabar.v1.StoreService/PutArticles", Role::kService},
       {"/kabar.v1.StoreService/UpdateLabels", Role::kService},
       {"/kabar.v1.ClassifierService/GetModels", Role::kReadOnly},

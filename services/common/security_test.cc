@@ -41,6 +41,7 @@ TEST(RoleTest, NamesRoundTrip) {
 TEST(RequiredRoleTest, ReadsWritesInternalAndOpenMethods) {
   EXPECT_EQ(RequiredRole(kQuery), Role::kReadOnly);
   EXPECT_EQ(RequiredRole("/kabar.v1.StoreService/GetArticle"), Role::kReadOnly);
+  EXPECT_EQ(RequiredRole("/kabar.v1.StoreService/WatchArticles"), Role::kReadOnly);
   EXPECT_EQ(RequiredRole(kIngest), Role::kReadWrite);
   EXPECT_EQ(RequiredRole("/kabar.v1.IngestService/IngestArticle"),
             Role::kReadWrite);

@@ -2,14 +2,19 @@
 #include "services/store/article_store.h"
 
 #include <algorithm>
+#include <cmath>
+#include <cstring>
 #include <utility>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/string_view.h"
+#include "absl/time/time.h"
 #include "services/common/status_macros.h"
 #include "services/common/text.h"
 #include "services/store/postgres_article_store.h"
@@ -23,8 +28,26 @@ constexpr int64_t kMinTimestampSeconds = -62135596800;
 constexpr int64_t kMaxTimestampSeconds = 253402300799;
 
 // Bumped if the token's meaning ever changes, so old tokens are rejected
-// instead of silently resuming at the wrong place.
-constexpr absl::string_view kPageTokenPrefix = "c1:";
+// instead of silently resuming at the wrong place. "c1:" tokens (ingested
+// order, no max_sequence) are still read.
+constexpr absl::string_view kPageTokenPrefix = "c2:";
+constexpr absl::string_view kOldPageTokenPrefix = "c1:";
+
+// Limits of a text query, so one request cannot build a huge FTS query.
+constexpr size_t kMaxTextQueryBytes = 1000;
+constexpr size_t kMaxTextQueryWords = 32;
+
+// Whether `word` has a letter or digit: ASCII alphanumerics, or any
+// non-ASCII byte (the tokenizers treat most non-ASCII as word characters).
+bool HasWordCharacter(absl::string_view word) {
+  for (const char c : word) {
+    if (absl::ascii_isalnum(static_cast<unsigned char>(c)) ||
+        static_cast<unsigned char>(c) >= 0x80) {
+      return true;
+    }
+  }
+  return false;
+}
 
 absl::Status ValidateTimestamp(const google::protobuf::Timestamp& timestamp,
                                absl::string_view field) {
@@ -206,6 +229,8 @@ absl::Status ValidateFilter(const v1::ArticleFilter& filter) {
   KABAR_RETURN_IF_ERROR(ValidateKey(filter.language(), "filter.language"));
   KABAR_RETURN_IF_ERROR(ValidateKey(filter.topic(), "filter.topic"));
   KABAR_RETURN_IF_ERROR(ValidateKey(filter.source(), "filter.source"));
+  KABAR_RETURN_IF_ERROR(ValidateKey(filter.text(), "filter.text"));
+  KABAR_RETURN_IF_ERROR(ParseTextQuery(filter.text()).status());
   KABAR_RETURN_IF_ERROR(ValidateConfidence(filter.min_language_confidence(),
                                            "filter.min_language_confidence"));
   KABAR_RETURN_IF_ERROR(ValidateConfidence(filter.min_topic_confidence(),
@@ -237,28 +262,206 @@ absl::StatusOr<int> EffectivePageSize(int requested) {
 }
 
 std::string EncodePageToken(const PageCursor& cursor) {
+  // The relevance travels as the bits of its double, so the next page
+  // compares with exactly the value the database computed.
+  int64_t relevance_bits = 0;
+  static_assert(sizeof(relevance_bits) == sizeof(cursor.relevance));
+  std::memcpy(&relevance_bits, &cursor.relevance, sizeof(relevance_bits));
   return absl::WebSafeBase64Escape(absl::StrCat(
-      kPageTokenPrefix, cursor.ingested_at_micros, ":", cursor.sequence));
+      kPageTokenPrefix, static_cast<int>(cursor.sort), ":",
+      cursor.ingested_at_micros, ":", cursor.published_is_null ? 1 : 0, ":",
+      relevance_bits, ":", cursor.sequence, ":", cursor.max_sequence));
 }
 
-absl::StatusOr<PageCursor> DecodePageToken(const std::string& token) {
+absl::StatusOr<PageCursor> DecodePageToken(const std::string& token,
+                                           v1::QuerySort sort) {
   const absl::Status malformed = absl::InvalidArgumentError(
       "malformed page_token; pass next_page_token from a previous response "
       "unchanged, or \"\" for the first page");
   std::string decoded;
-  if (!absl::WebSafeBase64Unescape(token, &decoded) ||
-      !absl::StartsWith(decoded, kPageTokenPrefix)) {
+  if (!absl::WebSafeBase64Unescape(token, &decoded)) return malformed;
+  PageCursor cursor;
+  if (absl::StartsWith(decoded, kOldPageTokenPrefix)) {
+    const std::vector<absl::string_view> parts = absl::StrSplit(
+        absl::string_view(decoded).substr(kOldPageTokenPrefix.size()), ':');
+    if (parts.size() != 2 ||
+        !absl::SimpleAtoi(parts[0], &cursor.ingested_at_micros) ||
+        !absl::SimpleAtoi(parts[1], &cursor.sequence) || cursor.sequence <= 0) {
+      return malformed;
+    }
+  } else if (absl::StartsWith(decoded, kPageTokenPrefix)) {
+    const std::vector<absl::string_view> parts = absl::StrSplit(
+        absl::string_view(decoded).substr(kPageTokenPrefix.size()), ':');
+    int sort_number = 0;
+    int published_is_null = 0;
+    int64_t relevance_bits = 0;
+    if (parts.size() != 6 || !absl::SimpleAtoi(parts[0], &sort_number) ||
+        !v1::QuerySort_IsValid(sort_number) ||
+        sort_number == v1::QUERY_SORT_UNSPECIFIED ||
+        !absl::SimpleAtoi(parts[1], &cursor.ingested_at_micros) ||
+        !absl::SimpleAtoi(parts[2], &published_is_null) ||
+        (published_is_null != 0 && published_is_null != 1) ||
+        !absl::SimpleAtoi(parts[3], &relevance_bits) ||
+        !absl::SimpleAtoi(parts[4], &cursor.sequence) ||
+        !absl::SimpleAtoi(parts[5], &cursor.max_sequence) ||
+        cursor.sequence <= 0 || cursor.max_sequence <= 0) {
+      return malformed;
+    }
+    cursor.sort = static_cast<v1::QuerySort>(sort_number);
+    cursor.published_is_null = published_is_null == 1;
+    std::memcpy(&cursor.relevance, &relevance_bits, sizeof(relevance_bits));
+    if (std::isnan(cursor.relevance)) return malformed;
+  } else {
     return malformed;
   }
-  const std::vector<absl::string_view> parts = absl::StrSplit(
-      absl::string_view(decoded).substr(kPageTokenPrefix.size()), ':');
-  PageCursor cursor;
-  if (parts.size() != 2 ||
-      !absl::SimpleAtoi(parts[0], &cursor.ingested_at_micros) ||
-      !absl::SimpleAtoi(parts[1], &cursor.sequence) || cursor.sequence <= 0) {
-    return malformed;
+  if (cursor.sort != sort) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "page_token was made for sort ", v1::QuerySort_Name(cursor.sort),
+        ", not ", v1::QuerySort_Name(sort),
+        "; keep the sort while paging, or start again with \"\""));
   }
   return cursor;
+}
+
+std::string EncodeWatchCursor(int64_t sequence) {
+  return absl::StrCat(sequence);
+}
+
+absl::StatusOr<int64_t> DecodeWatchCursor(absl::string_view cursor) {
+  int64_t sequence = 0;
+  if (!absl::SimpleAtoi(cursor, &sequence) || sequence < 0) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "malformed watch cursor \"", absl::CHexEscape(cursor.substr(0, 64)),
+        "\"; pass a cursor from a previous watch message unchanged, or \"\" "
+        "to start now"));
+  }
+  return sequence;
+}
+
+absl::StatusOr<std::vector<std::string>> ParseTextQuery(
+    absl::string_view text) {
+  std::vector<std::string> terms;
+  if (text.empty()) return terms;
+  if (text.size() > kMaxTextQueryBytes) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("filter.text is ", text.size(), " bytes; at most ",
+                     kMaxTextQueryBytes, " are allowed"));
+  }
+  if (std::count(text.begin(), text.end(), '"') % 2 != 0) {
+    return absl::InvalidArgumentError(
+        "filter.text has an unbalanced double quote; quote a phrase as "
+        "\"like this\"");
+  }
+  size_t words = 0;
+  // Alternates outside / inside quotes: odd pieces are phrases.
+  const std::vector<absl::string_view> pieces = absl::StrSplit(text, '"');
+  for (size_t i = 0; i < pieces.size(); ++i) {
+    std::vector<std::string> kept;
+    for (absl::string_view word : absl::StrSplit(
+             pieces[i], absl::ByAnyChar(" \t\n\r\f\v"), absl::SkipEmpty())) {
+      if (HasWordCharacter(word)) kept.emplace_back(word);
+    }
+    words += kept.size();
+    if (kept.empty()) continue;
+    if (i % 2 == 1) {
+      terms.push_back(absl::StrJoin(kept, " "));
+    } else {
+      terms.insert(terms.end(), kept.begin(), kept.end());
+    }
+  }
+  if (words > kMaxTextQueryWords) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("filter.text has ", words, " words; at most ",
+                     kMaxTextQueryWords, " are allowed"));
+  }
+  if (terms.empty()) {
+    return absl::InvalidArgumentError(
+        "filter.text has no word to search for (only punctuation or spaces)");
+  }
+  return terms;
+}
+
+absl::StatusOr<v1::QuerySort> ResolveSort(
+    const v1::QueryArticlesRequest& request) {
+  const bool has_text = !request.filter().text().empty();
+  switch (request.sort()) {
+    case v1::QUERY_SORT_UNSPECIFIED:
+      return has_text ? v1::QUERY_SORT_RELEVANCE : v1::QUERY_SORT_INGESTED;
+    case v1::QUERY_SORT_INGESTED:
+    case v1::QUERY_SORT_PUBLISHED:
+      return request.sort();
+    case v1::QUERY_SORT_RELEVANCE:
+      if (!has_text) {
+        return absl::InvalidArgumentError(
+            "sort by relevance needs a text query (filter.text); sort by "
+            "ingested or published time instead");
+      }
+      return request.sort();
+    default:
+      return absl::InvalidArgumentError(
+          absl::StrCat("unknown sort ", static_cast<int>(request.sort())));
+  }
+}
+
+std::string TidySnippet(absl::string_view snippet) {
+  return absl::StrJoin(absl::StrSplit(snippet, absl::ByAnyChar(" \t\n\r\f\v"),
+                                      absl::SkipEmpty()),
+                       " ");
+}
+
+std::string DaySql(absl::string_view column) {
+  // Integer division truncates towards zero in both databases; days before
+  // 1970 need rounding down.
+  return absl::StrCat("(CASE WHEN ", column, " >= 0 THEN ", column,
+                      " / 86400000000 ELSE -((-", column,
+                      " - 1) / 86400000000) - 1 END)");
+}
+
+std::string DayLabel(int64_t day) {
+  return absl::FormatTime("%E4Y-%m-%d", absl::FromUnixSeconds(day * 86400),
+                          absl::UTCTimeZone());
+}
+
+void FillGroups(v1::CountDimension dimension,
+                std::vector<std::pair<std::string, int64_t>> rows,
+                v1::CountArticlesResponse* response,
+                google::protobuf::RepeatedPtrField<v1::LabelCount>* out) {
+  int64_t total = 0;
+  for (const auto& row : rows) total += row.second;
+  response->set_total(total);
+  rows.erase(std::remove_if(rows.begin(), rows.end(),
+                            [](const auto& row) { return row.first.empty(); }),
+             rows.end());
+  const bool by_day = dimension == v1::COUNT_DIMENSION_PUBLISHED_DAY ||
+                      dimension == v1::COUNT_DIMENSION_INGESTED_DAY;
+  // Byte order for ties, here rather than in SQL: PostgreSQL's collation
+  // would order them differently from SQLite.
+  std::sort(rows.begin(), rows.end(), [by_day](const auto& a, const auto& b) {
+    if (by_day || a.second == b.second) return a.first < b.first;
+    return a.second > b.second;
+  });
+  for (auto& [label, count] : rows) {
+    v1::LabelCount* entry = out->Add();
+    entry->set_label(std::move(label));
+    entry->set_count(count);
+  }
+}
+
+absl::StatusOr<v1::QueryArticlesResponse> ArticleStore::Query(
+    const v1::ArticleFilter& filter, int page_size,
+    const std::string& page_token) {
+  v1::QueryArticlesRequest request;
+  *request.mutable_filter() = filter;
+  request.set_page_size(page_size);
+  request.set_page_token(page_token);
+  return Query(request);
+}
+
+absl::StatusOr<v1::CountArticlesResponse> ArticleStore::Count(
+    const v1::ArticleFilter& filter) {
+  v1::CountArticlesRequest request;
+  *request.mutable_filter() = filter;
+  return Count(request);
 }
 
 int64_t ToUnixMicros(const google::protobuf::Timestamp& timestamp) {

@@ -1,25 +1,28 @@
 // Copyright kabar authors.
 // ArticleStore: what the store service needs from a database, in five verbs
-// (Put, Get, Query, Count, UpdateLabels) over the kabar.v1 messages. SQLite is
-// the embedded default (sqlite_article_store.h); PostgreSQL
-// (postgres_article_store.h) serves several replicas from one database. Both
-// pass the same conformance test (article_store_conformance_test.cc), and
-// nothing here names a backend. OpenArticleStore picks the backend from a --db
-// value. The free helpers at the end hold the rules every backend shares
-// (validation, paging limits, page tokens), so backends agree on what is
-// accepted and on the errors.
+// (Put, Get, Query, Count, UpdateLabels) plus ReadAfter for watches, over the
+// kabar.v1 messages. SQLite is the embedded default (sqlite_article_store.h);
+// PostgreSQL (postgres_article_store.h) serves several replicas from one
+// database. Both pass the same conformance test
+// (article_store_conformance_test.cc), and nothing here names a backend.
+// OpenArticleStore picks the backend from a --db value. The free helpers at the
+// end hold the rules every backend shares (validation, paging limits, page
+// tokens), so backends agree on what is accepted and on the errors.
 #ifndef KABAR_SERVICES_STORE_ARTICLE_STORE_H_
 #define KABAR_SERVICES_STORE_ARTICLE_STORE_H_
 
+#include <climits>
 #include <cstdint>
 #include <map>
 #include <memory>
 #include <set>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "kabar/v1/article.pb.h"
 #include "kabar/v1/store_service.pb.h"
 
@@ -29,6 +32,16 @@ namespace kabar::store {
 inline constexpr int kDefaultPageSize = 50;
 // Larger page sizes are silently capped to this.
 inline constexpr int kMaxPageSize = 1000;
+
+// What ArticleStore::ReadAfter returns.
+struct ArticlesAfter {
+  // The matching articles, oldest first, with their insertion sequence.
+  std::vector<std::pair<int64_t, v1::StoredArticle>> articles;
+  // Every article up to this sequence was considered: the sequence of the
+  // last article returned when `limit` were, else the newest stored (at
+  // least after_sequence). The next read continues after it.
+  int64_t scanned_through = 0;
+};
 
 // A durable collection of StoredArticles keyed by article.id. Implementations
 // are thread-safe: every method may be called from many threads at once.
@@ -52,24 +65,49 @@ class ArticleStore {
   // ingested_at). NOT_FOUND when absent; INVALID_ARGUMENT when `id` is empty.
   virtual absl::StatusOr<v1::StoredArticle> Get(const std::string& id) = 0;
 
-  // One page of the articles matching `filter`, newest ingested first (ties
-  // broken by insertion order, newest first). `page_size` 0 means
-  // kDefaultPageSize; larger than kMaxPageSize means kMaxPageSize.
-  // `page_token` is "" for the first page, else a previous response's
-  // next_page_token; next_page_token is "" on the last page. Articles stored
-  // while paging appear on no later page, so paging never repeats one.
-  // Errors: INVALID_ARGUMENT for a malformed page_token, a negative
-  // page_size or a filter failing ValidateFilter.
+  // One page of the articles matching `request.filter`, in the order
+  // `request.sort` names (see ResolveSort), ties broken by insertion order,
+  // newest first. `page_size` 0 means kDefaultPageSize; larger than
+  // kMaxPageSize means kMaxPageSize. `page_token` is "" for the first page,
+  // else a previous response's next_page_token; next_page_token is "" on the
+  // last page. Articles stored while paging appear on no later page, so
+  // paging never repeats one. With filter.text every article comes with a
+  // TextMatch (snippet with "[" "]" around matched words, relevance).
+  // Relevance scores depend on the whole collection, so relevance pages are
+  // exact only while nothing is stored meanwhile.
+  // Errors: INVALID_ARGUMENT for a malformed page_token or one made for
+  // another sort, a negative page_size, a filter failing ValidateFilter or
+  // a sort that ResolveSort refuses.
   virtual absl::StatusOr<v1::QueryArticlesResponse> Query(
-      const v1::ArticleFilter& filter, int page_size,
-      const std::string& page_token) = 0;
+      const v1::QueryArticlesRequest& request) = 0;
 
-  // How many articles match `filter`, in total, by language code and by top
-  // topic, most frequent first (ties by label). Articles with no language or
-  // no topic count in `total` but in no by_language / by_topic entry.
-  // Errors: INVALID_ARGUMENT for a filter failing ValidateFilter.
+  // The first form, newest ingested first (or by relevance with text).
+  absl::StatusOr<v1::QueryArticlesResponse> Query(
+      const v1::ArticleFilter& filter, int page_size,
+      const std::string& page_token);
+
+  // How many articles match `request.filter`, in total and grouped (see
+  // CountArticlesRequest.group_by): by default by language code and by top
+  // topic, most frequent first (ties by label); with group_by only `groups`.
+  // Articles with no value for a grouping count in `total` but in no entry.
+  // Errors: INVALID_ARGUMENT for a filter failing ValidateFilter or an
+  // unknown group_by.
   virtual absl::StatusOr<v1::CountArticlesResponse> Count(
-      const v1::ArticleFilter& filter) = 0;
+      const v1::CountArticlesRequest& request) = 0;
+
+  // The first form with the default grouping.
+  absl::StatusOr<v1::CountArticlesResponse> Count(
+      const v1::ArticleFilter& filter);
+
+  // Articles matching `filter` stored after `after_sequence`, in insertion
+  // (= commit) order, at most `limit` (0 is allowed: only scanned_through).
+  // What WatchArticles streams. A row committed later never gets a smaller
+  // sequence than one already visible, so a reader advancing its cursor
+  // to scanned_through misses nothing.
+  // Errors: INVALID_ARGUMENT for a filter failing ValidateFilter, a filter
+  // with text, or a negative limit or after_sequence.
+  virtual absl::StatusOr<ArticlesAfter> ReadAfter(
+      const v1::ArticleFilter& filter, int64_t after_sequence, int limit) = 0;
 
   // Replaces the labels of stored articles in one transaction and returns
   // one outcome per update, in order (see ApplyLabelUpdates for the rules,
@@ -130,24 +168,75 @@ std::vector<v1::UpdateOutcome> ApplyLabelUpdates(
     std::map<std::string, v1::StoredArticle>* articles,
     std::set<std::string>* changed);
 
+// A full-text query (ArticleFilter.text) split into what must match: each
+// entry is one word, or the words of one "quoted phrase" in order. Words are
+// split at white space; a word without any letter or digit is dropped (the
+// tokenizers would drop it too). Empty for "".
+// INVALID_ARGUMENT for an unbalanced double quote, more than 1000 bytes or
+// 32 words, or text that is not empty but has no word.
+absl::StatusOr<std::vector<std::string>> ParseTextQuery(absl::string_view text);
+
+// The order a query request really uses: QUERY_SORT_UNSPECIFIED means
+// relevance with text, ingested without. INVALID_ARGUMENT for relevance
+// without filter.text, or a value outside the enum.
+absl::StatusOr<v1::QuerySort> ResolveSort(
+    const v1::QueryArticlesRequest& request);
+
+// Makes a snippet one line: runs of white space become one space.
+std::string TidySnippet(absl::string_view snippet);
+
+// SQL (valid in SQLite and PostgreSQL) for the UTC day number (days since
+// 1970-01-01, rounding down) of a unix-microsecond `column`; NULL for NULL.
+std::string DaySql(absl::string_view column);
+// "YYYY-MM-DD" for a day number from DaySql.
+std::string DayLabel(int64_t day);
+
+// Builds the grouped part of a Count response from raw (label, count) rows,
+// one per distinct value ("" for articles without one): sets total to their
+// sum, leaves out "" and orders the rest as CountArticlesResponse.groups
+// says for `dimension`, into `out`.
+void FillGroups(v1::CountDimension dimension,
+                std::vector<std::pair<std::string, int64_t>> rows,
+                v1::CountArticlesResponse* response,
+                google::protobuf::RepeatedPtrField<v1::LabelCount>* out);
+
 // The page size to use for a requested one (see ArticleStore::Query).
 // INVALID_ARGUMENT when negative.
 absl::StatusOr<int> EffectivePageSize(int requested);
 
 // Where a page ends: the sort key of its last article. Backends order by
-// (ingested_at, sequence) descending, `sequence` being their insertion
-// counter, and resume strictly after the cursor.
+// (key, sequence) descending, `sequence` being their insertion counter, and
+// resume strictly after the cursor; the key is ingested_at or published_at
+// in unix microseconds, or the relevance score, per `sort`.
 struct PageCursor {
+  // ingested_at, or published_at (unused when published_is_null).
   int64_t ingested_at_micros = 0;
   int64_t sequence = 0;
+  v1::QuerySort sort = v1::QUERY_SORT_INGESTED;
+  // For QUERY_SORT_PUBLISHED: the article had no published_at (those come
+  // last).
+  bool published_is_null = false;
+  // For QUERY_SORT_RELEVANCE.
+  double relevance = 0;
+  // Only articles up to this sequence belong to the listing: the newest one
+  // stored when its first page was read, so later arrivals never show up on
+  // later pages whatever the order.
+  int64_t max_sequence = INT64_MAX;
 };
 
 // An opaque, URL-safe page token for `cursor`.
 std::string EncodePageToken(const PageCursor& cursor);
 
-// The cursor in `token`. INVALID_ARGUMENT when it is not a token
-// EncodePageToken made. REQUIRES: !token.empty().
-absl::StatusOr<PageCursor> DecodePageToken(const std::string& token);
+// The cursor in `token`, which must be for `sort`. INVALID_ARGUMENT when it
+// is not a token EncodePageToken made, or one for another sort.
+// REQUIRES: !token.empty().
+absl::StatusOr<PageCursor> DecodePageToken(
+    const std::string& token, v1::QuerySort sort = v1::QUERY_SORT_INGESTED);
+
+// A WatchArticles cursor for insertion `sequence`, and back.
+// INVALID_ARGUMENT for a cursor that is not one.
+std::string EncodeWatchCursor(int64_t sequence);
+absl::StatusOr<int64_t> DecodeWatchCursor(absl::string_view cursor);
 
 // Unix microseconds of a timestamp that passed the validation above.
 int64_t ToUnixMicros(const google::protobuf::Timestamp& timestamp);

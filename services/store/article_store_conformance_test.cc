@@ -554,7 +554,8 @@ TEST_P(ArticleStoreFilterConformanceTest, EachFilterSelectsNewestFirst) {
 }
 
 TEST_P(ArticleStoreFilterConformanceTest, CountsMostFrequentFirst) {
-  absl::StatusOr<v1::CountArticlesResponse> counts = store_->Count({});
+  absl::StatusOr<v1::CountArticlesResponse> counts =
+      store_->Count(v1::ArticleFilter());
   ASSERT_TRUE(counts.ok()) << counts.status();
   EXPECT_EQ(counts->total(), 4);
   using Pair = std::pair<std::string, int64_t>;
@@ -591,7 +592,8 @@ TEST_P(ArticleStoreConformanceTest, CountTiesAreOrderedByteWise) {
     articles.push_back(MakeArticle(absl::StrCat("x", i), languages[i]));
   }
   PutOk(articles);
-  absl::StatusOr<v1::CountArticlesResponse> counts = store_->Count({});
+  absl::StatusOr<v1::CountArticlesResponse> counts =
+      store_->Count(v1::ArticleFilter());
   ASSERT_TRUE(counts.ok()) << counts.status();
   using Pair = std::pair<std::string, int64_t>;
   EXPECT_THAT(
@@ -835,7 +837,7 @@ TEST_P(ArticleStoreConformanceTest, ConcurrentPutsAndReadsAreSafe) {
     threads.emplace_back([&] {
       for (int i = 0; i < 30; ++i) {
         ASSERT_TRUE(store_->Query({}, 20, "").ok());
-        ASSERT_TRUE(store_->Count({}).ok());
+        ASSERT_TRUE(store_->Count(v1::ArticleFilter()).ok());
       }
     });
   }
@@ -955,7 +957,8 @@ TEST_P(ArticleStoreConformanceTest, UpdateLabelsMovesTheFilterColumns) {
     EXPECT_EQ(Ids(*page), c.ids);
     EXPECT_EQ(Total(filter), static_cast<int64_t>(c.ids.size()));
   }
-  absl::StatusOr<v1::CountArticlesResponse> counts = store_->Count({});
+  absl::StatusOr<v1::CountArticlesResponse> counts =
+      store_->Count(v1::ArticleFilter());
   ASSERT_TRUE(counts.ok()) << counts.status();
   using Pair = std::pair<std::string, int64_t>;
   EXPECT_THAT(Counts(counts->by_topic()),
@@ -966,7 +969,7 @@ TEST_P(ArticleStoreConformanceTest, UpdateLabelsMovesTheFilterColumns) {
   no_topic.clear_topics();
   outcomes = store_->UpdateLabels({Update("a2", no_topic)});
   ASSERT_TRUE(outcomes.ok()) << outcomes.status();
-  counts = store_->Count({});
+  counts = store_->Count(v1::ArticleFilter());
   ASSERT_TRUE(counts.ok()) << counts.status();
   EXPECT_EQ(counts->total(), 2);
   EXPECT_THAT(Counts(counts->by_topic()), ElementsAre(Pair("sports", 1)));
@@ -1149,6 +1152,340 @@ TEST_P(ArticleStoreConformanceTest, RacingUpdatesApplyEachArticleOnce) {
   EXPECT_EQ(still_old, 0);
 }
 
+// ---- Full-text search, sorting, grouped counts, reads after a cursor ----
+
+// An article with the given title and body (and published time, if given).
+v1::StoredArticle TextArticle(const std::string& id, const std::string& title,
+                              const std::string& body,
+                              int64_t published_seconds = INT64_MIN) {
+  v1::StoredArticle stored = MakeArticle(id);
+  stored.mutable_article()->set_title(title);
+  stored.mutable_article()->set_body(body);
+  if (published_seconds != INT64_MIN) {
+    *stored.mutable_article()->mutable_published_at() =
+        Seconds(published_seconds);
+  }
+  return stored;
+}
+
+v1::QueryArticlesRequest TextQuery(
+    const std::string& text, v1::QuerySort sort = v1::QUERY_SORT_UNSPECIFIED,
+    int page_size = 10) {
+  v1::QueryArticlesRequest request;
+  request.mutable_filter()->set_text(text);
+  request.set_sort(sort);
+  request.set_page_size(page_size);
+  return request;
+}
+
+TEST_P(ArticleStoreConformanceTest, TextSearchRanksAndHighlights) {
+  PutOk({
+      TextArticle("passing", "Weather report",
+                  "Rain tomorrow. Diplomats mention ASEAN multilateralism "
+                  "once, in passing, between other topics of the week."),
+      TextArticle("focused", "ASEAN multilateralism under strain",
+                  "ASEAN members debate multilateralism and what "
+                  "multilateralism means for ASEAN now."),
+      TextArticle("half", "ASEAN summit", "Leaders met in Jakarta."),
+      TextArticle("none", "Football", "A match report."),
+  });
+  absl::StatusOr<v1::QueryArticlesResponse> hits =
+      store_->Query(TextQuery("ASEAN multilateralism"));
+  ASSERT_TRUE(hits.ok()) << hits.status();
+  // Every word must occur; more (and title) occurrences rank higher.
+  EXPECT_THAT(Ids(*hits), ElementsAre("focused", "passing"));
+  ASSERT_EQ(hits->matches_size(), 2);
+  EXPECT_GT(hits->matches(0).relevance(), hits->matches(1).relevance());
+  for (const v1::TextMatch& match : hits->matches()) {
+    EXPECT_THAT(match.snippet(), HasSubstr("[ASEAN]"));
+    EXPECT_THAT(match.snippet(), HasSubstr("[multilateralism]"));
+    EXPECT_EQ(match.snippet().find('\n'), std::string::npos);
+  }
+  // Case does not matter; words match whole (no stemming, no prefixes).
+  hits = store_->Query(TextQuery("jakarta"));
+  ASSERT_TRUE(hits.ok()) << hits.status();
+  EXPECT_THAT(Ids(*hits), ElementsAre("half"));
+  EXPECT_THAT(hits->matches(0).snippet(), HasSubstr("[Jakarta]"));
+  hits = store_->Query(TextQuery("multilateral"));
+  ASSERT_TRUE(hits.ok()) << hits.status();
+  EXPECT_THAT(Ids(*hits), IsEmpty());
+}
+
+TEST_P(ArticleStoreConformanceTest, TextSearchMatchesPhrasesAndDiacritics) {
+  PutOk({TextArticle("fr", "Le président élu", "Une élection serrée."),
+         TextArticle("swapped", "Élu président", "Autre chose.")});
+  absl::StatusOr<v1::QueryArticlesResponse> hits =
+      store_->Query(TextQuery("\"président élu\""));
+  ASSERT_TRUE(hits.ok()) << hits.status();
+  EXPECT_THAT(Ids(*hits), ElementsAre("fr"));
+  // SQLite also folds diacritics (remove_diacritics 2), PostgreSQL's
+  // 'simple' configuration does not: only the exact form is portable.
+  hits = store_->Query(TextQuery("ÉLECTION", v1::QUERY_SORT_INGESTED));
+  ASSERT_TRUE(hits.ok()) << hits.status();
+  EXPECT_THAT(Ids(*hits), ElementsAre("fr"));
+}
+
+TEST_P(ArticleStoreConformanceTest, TextIsNeverQuerySyntax) {
+  PutOk({TextArticle("a", "Cats AND dogs", "NEAR the (river) OR sea*")});
+  // Operators and special characters of FTS5 and tsquery are plain text.
+  for (const char* text : {"AND", "cats OR", "NEAR(river)", "sea*", "(river)",
+                           "dogs:*", "!cats", "cats & dogs", "river) OR (x",
+                           "-cats", "cats^2", "\"the river\" sea"}) {
+    absl::StatusOr<v1::QueryArticlesResponse> hits =
+        store_->Query(TextQuery(text));
+    ASSERT_TRUE(hits.ok()) << text << ": " << hits.status();
+  }
+  absl::StatusOr<v1::QueryArticlesResponse> hits =
+      store_->Query(TextQuery("sea*"));
+  ASSERT_TRUE(hits.ok());
+  EXPECT_THAT(Ids(*hits), ElementsAre("a"));  // "sea", not a prefix search
+}
+
+TEST_P(ArticleStoreConformanceTest, MalformedTextQueriesAreInvalidArgument) {
+  PutOk({MakeArticle("a")});
+  for (const std::string& text :
+       {std::string("\"unbalanced quote"), std::string("a \" b \" c \""),
+        std::string("!!! ..."), std::string("   "), std::string(2000, 'x'),
+        std::string("nul\0byte", 8), std::string("bad \xff utf8")}) {
+    absl::StatusOr<v1::QueryArticlesResponse> hits =
+        store_->Query(TextQuery(text));
+    EXPECT_EQ(hits.status().code(), absl::StatusCode::kInvalidArgument)
+        << absl::CHexEscape(text.substr(0, 40)) << ": " << hits.status();
+    v1::CountArticlesRequest count;
+    count.mutable_filter()->set_text(text);
+    EXPECT_EQ(store_->Count(count).status().code(),
+              absl::StatusCode::kInvalidArgument);
+  }
+  absl::StatusOr<v1::QueryArticlesResponse> hits =
+      store_->Query(TextQuery("\"unbalanced"));
+  EXPECT_THAT(hits.status().message(), HasSubstr("unbalanced double quote"));
+}
+
+TEST_P(ArticleStoreConformanceTest, RelevanceSortNeedsText) {
+  v1::QueryArticlesRequest request;
+  request.set_sort(v1::QUERY_SORT_RELEVANCE);
+  absl::StatusOr<v1::QueryArticlesResponse> page = store_->Query(request);
+  EXPECT_EQ(page.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(page.status().message(), HasSubstr("relevance"));
+  request.set_sort(static_cast<v1::QuerySort>(77));
+  EXPECT_EQ(store_->Query(request).status().code(),
+            absl::StatusCode::kInvalidArgument);
+}
+
+TEST_P(ArticleStoreConformanceTest, SortsByPublishedWithUnknownLast) {
+  for (const bool with_text : {false, true}) {
+    // Each pass has its own articles, told apart by source.
+    const std::string source = with_text ? "text" : "plain";
+    auto article = [&](const std::string& id, int64_t published_seconds) {
+      v1::StoredArticle stored =
+          TextArticle(source + id, "t", "news", published_seconds);
+      stored.mutable_article()->set_source(source);
+      return stored;
+    };
+    PutOk({article("old", 1000), article("unknown", INT64_MIN),
+           article("new", 3000), article("mid", 2000),
+           article("unknown2", INT64_MIN)});
+    // Paged two at a time, the order holds across pages.
+    v1::QueryArticlesRequest request =
+        TextQuery(with_text ? "news" : "", v1::QUERY_SORT_PUBLISHED, 2);
+    request.mutable_filter()->set_source(source);
+    std::vector<std::string> ids;
+    do {
+      absl::StatusOr<v1::QueryArticlesResponse> page = store_->Query(request);
+      ASSERT_TRUE(page.ok()) << page.status();
+      for (const std::string& id : Ids(*page)) ids.push_back(id);
+      request.set_page_token(page->next_page_token());
+      // Stored while paging, newest published of all: on no later page.
+      PutOk({article(absl::StrCat("late", ids.size()), 9999)});
+    } while (!request.page_token().empty());
+    EXPECT_THAT(ids, ElementsAre(source + "new", source + "mid", source + "old",
+                                 source + "unknown2", source + "unknown"));
+  }
+}
+
+TEST_P(ArticleStoreConformanceTest, PagesByRelevanceWithoutGapsOrRepeats) {
+  std::vector<v1::StoredArticle> articles;
+  for (int i = 0; i < 7; ++i) {
+    // i mentions of "flood": distinct scores, plus two equal ones (ties
+    // broken by sequence).
+    std::string body = "The river";
+    for (int k = 0; k <= i % 5; ++k) body += " flood and water";
+    articles.push_back(TextArticle(absl::StrCat("f", i), "Report", body));
+  }
+  PutOk(articles);
+  absl::StatusOr<v1::QueryArticlesResponse> all =
+      store_->Query(TextQuery("flood", v1::QUERY_SORT_RELEVANCE, 100));
+  ASSERT_TRUE(all.ok()) << all.status();
+  ASSERT_EQ(all->articles_size(), 7);
+  for (int i = 1; i < all->matches_size(); ++i) {
+    EXPECT_GE(all->matches(i - 1).relevance(), all->matches(i).relevance());
+  }
+  v1::QueryArticlesRequest request =
+      TextQuery("flood", v1::QUERY_SORT_RELEVANCE, 3);
+  std::vector<std::string> paged;
+  do {
+    absl::StatusOr<v1::QueryArticlesResponse> page = store_->Query(request);
+    ASSERT_TRUE(page.ok()) << page.status();
+    for (const std::string& id : Ids(*page)) paged.push_back(id);
+    request.set_page_token(page->next_page_token());
+  } while (!request.page_token().empty());
+  EXPECT_EQ(paged, Ids(*all));
+  // A token is bound to its sort.
+  request = TextQuery("flood", v1::QUERY_SORT_RELEVANCE, 3);
+  absl::StatusOr<v1::QueryArticlesResponse> first = store_->Query(request);
+  ASSERT_TRUE(first.ok());
+  request.set_page_token(first->next_page_token());
+  request.set_sort(v1::QUERY_SORT_INGESTED);
+  EXPECT_EQ(store_->Query(request).status().code(),
+            absl::StatusCode::kInvalidArgument);
+}
+
+TEST_P(ArticleStoreConformanceTest, TextCombinesWithFilters) {
+  PutOk({TextArticle("idflood", "Banjir", "flood in Jakarta"),
+         MakeArticle("endry", "en", "weather")});
+  v1::StoredArticle en = MakeArticle("enflood", "en", "weather");
+  en.mutable_article()->set_body("flood warning");
+  PutOk({en});
+  v1::QueryArticlesRequest request = TextQuery("flood");
+  request.mutable_filter()->set_language("en");
+  absl::StatusOr<v1::QueryArticlesResponse> hits = store_->Query(request);
+  ASSERT_TRUE(hits.ok()) << hits.status();
+  EXPECT_THAT(Ids(*hits), ElementsAre("enflood"));
+  v1::CountArticlesRequest count;
+  count.mutable_filter()->set_text("flood");
+  absl::StatusOr<v1::CountArticlesResponse> counts = store_->Count(count);
+  ASSERT_TRUE(counts.ok()) << counts.status();
+  EXPECT_EQ(counts->total(), 2);
+  EXPECT_THAT(Counts(counts->by_language()),
+              ElementsAre(std::make_pair("en", 1), std::make_pair("id", 1)));
+}
+
+TEST_P(ArticleStoreConformanceTest, CountsGroupByEachDimension) {
+  constexpr int64_t kDay = 86400;
+  const int64_t day0 = 20000 * kDay;  // 2024-10-04
+  v1::StoredArticle a = TextArticle("a", "t", "b", day0 + 10);
+  a.mutable_article()->set_source("Warta");
+  v1::StoredArticle b = TextArticle("b", "t", "b", day0 + kDay - 1);
+  b.mutable_article()->set_source("Warta");
+  v1::StoredArticle c = TextArticle("c", "t", "b", day0 + 2 * kDay);
+  *c.mutable_labels() = MakeArticle("x", "en", "sports").labels();
+  v1::StoredArticle d = TextArticle("d", "t", "b");  // published unknown
+  *d.mutable_labels() = MakeArticle("x", "en", "").labels();
+  v1::StoredArticle e = TextArticle("e", "t", "b", -kDay + 1);  // 1969-12-31
+  for (v1::StoredArticle* stored : {&a, &b, &c, &d, &e}) {
+    *stored->mutable_ingested_at() = Seconds(day0 + 5);
+  }
+  *e.mutable_ingested_at() = Seconds(day0 + kDay);
+  PutOk({a, b, c, d, e});
+  using Pairs = std::vector<std::pair<std::string, int64_t>>;
+  auto grouped = [&](v1::CountDimension by,
+                     const std::string& topic = "") -> Pairs {
+    v1::CountArticlesRequest request;
+    request.set_group_by(by);
+    request.mutable_filter()->set_topic(topic);
+    absl::StatusOr<v1::CountArticlesResponse> counts = store_->Count(request);
+    EXPECT_TRUE(counts.ok()) << counts.status();
+    if (!counts.ok()) return {};
+    EXPECT_EQ(counts->total(), topic.empty() ? 5 : 3);
+    EXPECT_THAT(counts->by_language(), IsEmpty());
+    return Counts(counts->groups());
+  };
+  EXPECT_EQ(grouped(v1::COUNT_DIMENSION_LANGUAGE),
+            (Pairs{{"id", 3}, {"en", 2}}));
+  EXPECT_EQ(grouped(v1::COUNT_DIMENSION_TOPIC),
+            (Pairs{{"politics", 3}, {"sports", 1}}));
+  EXPECT_EQ(grouped(v1::COUNT_DIMENSION_SOURCE),
+            (Pairs{{"antara", 3}, {"Warta", 2}}));
+  EXPECT_EQ(grouped(v1::COUNT_DIMENSION_PUBLISHED_DAY),
+            (Pairs{{"1969-12-31", 1}, {"2024-10-04", 2}, {"2024-10-06", 1}}));
+  EXPECT_EQ(grouped(v1::COUNT_DIMENSION_INGESTED_DAY),
+            (Pairs{{"2024-10-04", 4}, {"2024-10-05", 1}}));
+  EXPECT_EQ(grouped(v1::COUNT_DIMENSION_PUBLISHED_DAY, "politics"),
+            (Pairs{{"1969-12-31", 1}, {"2024-10-04", 2}}));
+  v1::CountArticlesRequest bad;
+  bad.set_group_by(static_cast<v1::CountDimension>(99));
+  EXPECT_EQ(store_->Count(bad).status().code(),
+            absl::StatusCode::kInvalidArgument);
+}
+
+TEST_P(ArticleStoreConformanceTest, ReadAfterReturnsArrivalsInOrder) {
+  absl::StatusOr<ArticlesAfter> empty = store_->ReadAfter({}, 0, 10);
+  ASSERT_TRUE(empty.ok()) << empty.status();
+  EXPECT_THAT(empty->articles, IsEmpty());
+  EXPECT_EQ(empty->scanned_through, 0);
+
+  PutOk(
+      {MakeArticle("a", "id"), MakeArticle("b", "en"), MakeArticle("c", "id")});
+  absl::StatusOr<ArticlesAfter> start = store_->ReadAfter({}, 0, 0);
+  ASSERT_TRUE(start.ok()) << start.status();
+  const int64_t cursor = start->scanned_through;
+  EXPECT_GT(cursor, 0);
+  PutOk({MakeArticle("d", "id"), MakeArticle("a", "id")});  // "a" exists
+  PutOk({MakeArticle("e", "en"), MakeArticle("f", "id")});
+
+  v1::ArticleFilter indonesian;
+  indonesian.set_language("id");
+  absl::StatusOr<ArticlesAfter> after =
+      store_->ReadAfter(indonesian, cursor, 10);
+  ASSERT_TRUE(after.ok()) << after.status();
+  std::vector<std::string> ids;
+  for (const auto& [sequence, article] : after->articles) {
+    EXPECT_GT(sequence, cursor);
+    ids.push_back(article.article().id());
+  }
+  EXPECT_THAT(ids, ElementsAre("d", "f"));
+  // Scanned past "e" too, which did not match.
+  absl::StatusOr<ArticlesAfter> all = store_->ReadAfter({}, cursor, 10);
+  ASSERT_TRUE(all.ok());
+  ASSERT_EQ(all->articles.size(), 3u);
+  EXPECT_EQ(after->scanned_through, all->articles.back().first);
+
+  // A limit stops at the last article returned; resuming there continues.
+  absl::StatusOr<ArticlesAfter> first = store_->ReadAfter({}, 0, 4);
+  ASSERT_TRUE(first.ok());
+  ASSERT_EQ(first->articles.size(), 4u);
+  EXPECT_EQ(first->scanned_through, first->articles.back().first);
+  absl::StatusOr<ArticlesAfter> rest =
+      store_->ReadAfter({}, first->scanned_through, 4);
+  ASSERT_TRUE(rest.ok());
+  std::vector<std::string> rest_ids;
+  for (const auto& entry : rest->articles) {
+    rest_ids.push_back(entry.second.article().id());
+  }
+  EXPECT_THAT(rest_ids, ElementsAre("e", "f"));
+
+  v1::ArticleFilter text;
+  text.set_text("body");
+  EXPECT_EQ(store_->ReadAfter(text, 0, 10).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(store_->ReadAfter({}, -1, 10).status().code(),
+            absl::StatusCode::kInvalidArgument);
+}
+
+TEST_P(ArticleStoreConformanceTest, ReadAfterSeesWritesOfAnotherStore) {
+  // A second replica (or a restarted store) on the same database: its
+  // writes are read in commit order, so a cursor never skips one.
+  std::unique_ptr<ArticleStore> other = Open();
+  ASSERT_NE(other, nullptr);
+  int64_t cursor = 0;
+  std::vector<std::string> seen;
+  for (int round = 0; round < 5; ++round) {
+    ArticleStore* writer = round % 2 == 0 ? store_.get() : other.get();
+    ASSERT_TRUE(writer
+                    ->Put({MakeArticle(absl::StrCat("r", round, "a")),
+                           MakeArticle(absl::StrCat("r", round, "b"))})
+                    .ok());
+    absl::StatusOr<ArticlesAfter> read = store_->ReadAfter({}, cursor, 100);
+    ASSERT_TRUE(read.ok()) << read.status();
+    for (const auto& entry : read->articles) {
+      seen.push_back(entry.second.article().id());
+    }
+    cursor = read->scanned_through;
+  }
+  EXPECT_THAT(seen, ElementsAre("r0a", "r0b", "r1a", "r1b", "r2a", "r2b", "r3a",
+                                "r3b", "r4a", "r4b"));
+}
+
 // ---- The shared helpers (no backend involved) ----
 
 TEST(ArticleStoreHelpersTest, PageSizeDefaultsTo50AndIsCappedAt1000) {
@@ -1156,6 +1493,52 @@ TEST(ArticleStoreHelpersTest, PageSizeDefaultsTo50AndIsCappedAt1000) {
   EXPECT_EQ(*EffectivePageSize(7), 7);
   EXPECT_EQ(*EffectivePageSize(5000), 1000);
   EXPECT_EQ(EffectivePageSize(-1).status().code(),
+            absl::StatusCode::kInvalidArgument);
+}
+
+TEST(ArticleStoreHelpersTest, TextQueriesSplitIntoWordsAndPhrases) {
+  EXPECT_THAT(*ParseTextQuery(""), IsEmpty());
+  EXPECT_THAT(*ParseTextQuery("  ASEAN   multilateralism "),
+              ElementsAre("ASEAN", "multilateralism"));
+  EXPECT_THAT(*ParseTextQuery("banjir \"kota  Jakarta\" - !"),
+              ElementsAre("banjir", "kota Jakarta"));
+  EXPECT_THAT(*ParseTextQuery("ñandú"), ElementsAre("ñandú"));
+  EXPECT_EQ(ParseTextQuery("\"open").status().code(),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(ParseTextQuery("\"\" ...").status().code(),
+            absl::StatusCode::kInvalidArgument);
+  std::string many;
+  for (int i = 0; i < 33; ++i) absl::StrAppend(&many, "w", i, " ");
+  EXPECT_EQ(ParseTextQuery(many).status().code(),
+            absl::StatusCode::kInvalidArgument);
+}
+
+TEST(ArticleStoreHelpersTest, DaysAreUtcCalendarDates) {
+  EXPECT_EQ(DayLabel(0), "1970-01-01");
+  EXPECT_EQ(DayLabel(-1), "1969-12-31");
+  EXPECT_EQ(DayLabel(20000), "2024-10-04");
+  EXPECT_EQ(DayLabel(-719162), "0001-01-01");
+}
+
+TEST(ArticleStoreHelpersTest, PageTokensOfEverySortRoundTrip) {
+  PageCursor cursor;
+  cursor.sort = v1::QUERY_SORT_RELEVANCE;
+  cursor.relevance = 0.1 + 0.2;  // not exactly representable in decimal
+  cursor.sequence = 9;
+  cursor.max_sequence = 12;
+  absl::StatusOr<PageCursor> decoded =
+      DecodePageToken(EncodePageToken(cursor), v1::QUERY_SORT_RELEVANCE);
+  ASSERT_TRUE(decoded.ok()) << decoded.status();
+  EXPECT_EQ(decoded->relevance, cursor.relevance);
+  EXPECT_EQ(decoded->max_sequence, 12);
+  EXPECT_EQ(DecodePageToken(EncodePageToken(cursor), v1::QUERY_SORT_PUBLISHED)
+                .status()
+                .code(),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(DecodeWatchCursor("42").value_or(-1), 42);
+  EXPECT_EQ(DecodeWatchCursor("x").status().code(),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(DecodeWatchCursor("-3").status().code(),
             absl::StatusCode::kInvalidArgument);
 }
 

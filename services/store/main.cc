@@ -20,6 +20,9 @@
 //   --tls_cert, --tls_key, --tls_client_ca, --auth_tokens_file
 //                          TLS, mutual TLS and bearer tokens (see
 //                          services/common/security.h). Default plaintext.
+//   --watch_poll_interval=DUR  How often open WatchArticles streams look for
+//                          articles other processes stored (replicas on one
+//                          database). Default 1s.
 // Every flag can also be set as KABAR_<FLAG> in the environment (KABAR_DB).
 #include <memory>
 #include <string>
@@ -42,12 +45,19 @@ ABSL_FLAG(std::string, port_file, "", "Write the bound port to this file");
 ABSL_FLAG(absl::Duration, shutdown_grace, absl::Seconds(10),
           "Time in-flight calls get to finish on SIGTERM");
 ABSL_FLAG(int, threads, 0, "Database worker threads (0: one per core)");
+ABSL_FLAG(absl::Duration, watch_poll_interval, absl::Seconds(1),
+          "How often watches look for articles stored by other processes");
 
 int main(int argc, char** argv) {
   kabar::common::ParseFlags(argc, argv,
                             "kabar-store: stores and queries labeled articles");
   if (absl::GetFlag(FLAGS_threads) < 0) {
     kabar::common::LogError("kabar-store: --threads must be >= 0");
+    return 1;
+  }
+  if (absl::GetFlag(FLAGS_watch_poll_interval) <= absl::ZeroDuration()) {
+    kabar::common::LogError(
+        "kabar-store: --watch_poll_interval must be positive");
     return 1;
   }
 
@@ -57,8 +67,11 @@ int main(int argc, char** argv) {
         absl::StrCat("kabar-store: ", store.status().message()));
     return 1;
   }
-  kabar::store::StoreServiceImpl service(store->get(),
-                                         {absl::GetFlag(FLAGS_threads)});
+  kabar::store::StoreServiceImpl::Options service_options;
+  service_options.num_threads = absl::GetFlag(FLAGS_threads);
+  service_options.watch_poll_interval =
+      absl::GetFlag(FLAGS_watch_poll_interval);
+  kabar::store::StoreServiceImpl service(store->get(), service_options);
 
   kabar::common::ServerOptions server_options;
   server_options.listen = absl::GetFlag(FLAGS_listen);

@@ -9,6 +9,7 @@
 #include <deque>
 #include <iterator>
 #include <map>
+#include <optional>
 #include <set>
 #include <string>
 #include <unordered_map>
@@ -88,13 +89,30 @@ constexpr const char* kSchemaV1[] = {
     // later: WHERE search @@ plainto_tsquery('simple', 'banjir jakarta').
     "CREATE INDEX kabar_articles_search ON kabar_articles USING gin (search)",
 };
-const absl::Span<const char* const> kMigrations[] = {kSchemaV1};
+// Version 2: WatchArticles reads by seq, and a first query page reads the
+// newest seq.
+constexpr const char* kSchemaV2[] = {
+    "CREATE INDEX kabar_articles_by_seq ON kabar_articles (seq)",
+};
+const absl::Span<const char* const> kMigrations[] = {kSchemaV1, kSchemaV2};
 static_assert(std::size(kMigrations) == PostgresArticleStore::kSchemaVersion,
               "one migration per schema version");
 
 // Serializes schema changes among replicas starting at once. Advisory locks
 // are per database; the key is "kabar" in ASCII.
 constexpr int64_t kMigrationLockKey = 0x6b61626172;
+// Serializes Put transactions among replicas, from before they draw
+// sequence numbers until they commit, so sequences become visible in
+// increasing order and a watch reading "seq > cursor" never skips a row
+// committed late ("kabarput" in ASCII). Within one replica the batches are
+// serialized anyway by SQLite-like semantics; across replicas it costs write
+// parallelism, which the database's single index set bounds anyway.
+constexpr int64_t kPutLockKey = 0x6b61626172707574;
+// ts_headline options: the markers TextMatch promises, a passage of about
+// a sentence.
+constexpr char kHeadlineOptions[] =
+    "StartSel=[, StopSel=], MaxWords=20, MinWords=8, ShortWord=0, "
+    "MaxFragments=1, FragmentDelimiter=\" ... \"";
 
 // Rows per INSERT statement: 12 parameters each, well below libpq's 65535.
 constexpr size_t kRowsPerInsert = 500;
@@ -303,6 +321,12 @@ int64_t ReadInt8(const PGresult* result, int row, int column) {
   for (int i = 0; i < 8; ++i) value = (value << 8) | bytes[i];
   return static_cast<int64_t>(value);
 }
+double ReadFloat8(const PGresult* result, int row, int column) {
+  const int64_t bits = ReadInt8(result, row, column);
+  double value;
+  std::memcpy(&value, &bits, sizeof value);
+  return value;
+}
 absl::string_view ReadBytes(const PGresult* result, int row, int column) {
   return absl::string_view(PQgetvalue(result, row, column),
                            PQgetlength(result, row, column));
@@ -318,12 +342,31 @@ absl::string_view SearchableText(const std::string& text,
   return *scratch;
 }
 
+// The tsquery for ParseTextQuery's terms: each word or phrase through
+// phraseto_tsquery, so nothing the user typed is tsquery syntax, all ANDed.
+std::string TsQuerySql(const std::vector<std::string>& terms, Params& params) {
+  std::vector<std::string> parts;
+  for (const std::string& term : terms) {
+    parts.push_back(
+        absl::StrCat("phraseto_tsquery('simple', ", params.Text(term), ")"));
+  }
+  return absl::StrCat("(", absl::StrJoin(parts, " && "), ")");
+}
+
 // The WHERE conditions for `filter`, its values added to `params`. Values
-// are always bound, never spliced into SQL.
+// are always bound, never spliced into SQL. With filter.text, the tsquery
+// expression is also stored in `*tsquery` (when not null), for ranking.
 // REQUIRES: ValidateFilter(filter).ok().
 std::vector<std::string> FilterConditions(const v1::ArticleFilter& filter,
-                                          Params& params) {
+                                          Params& params,
+                                          std::string* tsquery = nullptr) {
   std::vector<std::string> conditions;
+  if (!filter.text().empty()) {
+    const std::string query =
+        TsQuerySql(*ParseTextQuery(filter.text()), params);
+    conditions.push_back(absl::StrCat("search @@ ", query));
+    if (tsquery != nullptr) *tsquery = query;
+  }
   if (!filter.language().empty()) {
     conditions.push_back(
         absl::StrCat("language = ", params.TextRef(filter.language())));
@@ -710,6 +753,13 @@ absl::StatusOr<std::vector<v1::PutOutcome>> PostgresArticleStore::Put(
                                          v1::PUT_OUTCOME_ALREADY_EXISTS);
     KABAR_RETURN_IF_ERROR(
         connection.Exec("cannot begin a transaction", "BEGIN").status());
+    Params lock;
+    const std::string key = lock.Int8(kPutLockKey);
+    KABAR_RETURN_IF_ERROR(
+        connection
+            .Exec("cannot take the write lock",
+                  absl::StrCat("SELECT pg_advisory_xact_lock(", key, ")"), lock)
+            .status());
     // The time stamp for articles without one, from the server's clock, and
     // one sequence number per new article, handed out in batch order so the
     // later article of a batch is the newer, as in SQLite.
@@ -1001,34 +1051,96 @@ absl::StatusOr<v1::StoredArticle> PostgresArticleStore::Get(
 }
 
 absl::StatusOr<v1::QueryArticlesResponse> PostgresArticleStore::Query(
-    const v1::ArticleFilter& filter, int page_size,
-    const std::string& page_token) {
+    const v1::QueryArticlesRequest& request) {
+  const v1::ArticleFilter& filter = request.filter();
   KABAR_RETURN_IF_ERROR(ValidateFilter(filter));
-  KABAR_ASSIGN_OR_RETURN(const int limit, EffectivePageSize(page_size));
-  Params params;
-  std::vector<std::string> conditions = FilterConditions(filter, params);
-  if (!page_token.empty()) {
-    KABAR_ASSIGN_OR_RETURN(const PageCursor cursor,
-                           DecodePageToken(page_token));
-    // Strictly after the cursor in (ingested_at, seq) descending order; a
-    // row comparison is one range of the (ingested_at, seq) index.
-    conditions.push_back(absl::StrCat("(ingested_at, seq) < (",
-                                      params.Int8(cursor.ingested_at_micros),
-                                      ", ", params.Int8(cursor.sequence), ")"));
+  KABAR_ASSIGN_OR_RETURN(const v1::QuerySort sort, ResolveSort(request));
+  KABAR_ASSIGN_OR_RETURN(const int limit,
+                         EffectivePageSize(request.page_size()));
+  std::optional<PageCursor> cursor;
+  if (!request.page_token().empty()) {
+    KABAR_ASSIGN_OR_RETURN(cursor, DecodePageToken(request.page_token(), sort));
   }
-  // One row more than the page tells whether another page follows, so the
-  // last page never comes with a token leading to an empty one.
-  const std::string sql = absl::StrCat(
-      "SELECT seq, ingested_at, data FROM kabar_articles", WhereSql(conditions),
-      " ORDER BY ingested_at DESC, seq DESC LIMIT ",
-      params.Int8(int64_t{limit} + 1));
+  const bool has_text = !filter.text().empty();
 
   return WithConnection<v1::QueryArticlesResponse>(
       [&](Connection& connection) -> absl::StatusOr<v1::QueryArticlesResponse> {
+        // One snapshot for the newest sequence, the page and its snippets.
+        KABAR_RETURN_IF_ERROR(
+            connection
+                .Exec("cannot begin a transaction",
+                      "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+                .status());
+        int64_t max_sequence = 0;
+        if (cursor.has_value()) {
+          max_sequence = cursor->max_sequence;
+        } else {
+          KABAR_ASSIGN_OR_RETURN(
+              Result newest,
+              connection.Exec("cannot read the newest sequence",
+                              "SELECT COALESCE(MAX(seq), 0)::int8 "
+                              "FROM kabar_articles"));
+          max_sequence = ReadInt8(newest.get(), 0, 0);
+        }
+        Params params;
+        std::string tsquery;
+        std::vector<std::string> conditions =
+            FilterConditions(filter, params, &tsquery);
+        conditions.push_back(
+            absl::StrCat("seq <= ", params.Int8(max_sequence)));
+        const std::string relevance =
+            has_text ? absl::StrCat("ts_rank(search, ", tsquery, ")::float8")
+                     : std::string("0::float8");
+        std::vector<std::string> after;  // conditions on the named columns
+        if (cursor.has_value()) {
+          const std::string seq = params.Int8(cursor->sequence);
+          switch (sort) {
+            case v1::QUERY_SORT_PUBLISHED:
+              if (cursor->published_is_null) {
+                after.push_back(
+                    absl::StrCat("published_at IS NULL AND seq < ", seq));
+              } else {
+                const std::string key = params.Int8(cursor->ingested_at_micros);
+                after.push_back(absl::StrCat(
+                    "(published_at < ", key, " OR (published_at = ", key,
+                    " AND seq < ", seq, ") OR published_at IS NULL)"));
+              }
+              break;
+            case v1::QUERY_SORT_RELEVANCE: {
+              const std::string key = params.Float8(cursor->relevance);
+              after.push_back(absl::StrCat("(relevance < ", key,
+                                           " OR (relevance = ", key,
+                                           " AND seq < ", seq, "))"));
+              break;
+            }
+            default:
+              // A row comparison is one range of the (ingested_at, seq)
+              // index.
+              after.push_back(absl::StrCat(
+                  "(ingested_at, seq) < (",
+                  params.Int8(cursor->ingested_at_micros), ", ", seq, ")"));
+          }
+        }
+        const char* order = " ORDER BY ingested_at DESC, seq DESC";
+        if (sort == v1::QUERY_SORT_PUBLISHED) {
+          order = " ORDER BY published_at DESC NULLS LAST, seq DESC";
+        } else if (sort == v1::QUERY_SORT_RELEVANCE) {
+          order = " ORDER BY relevance DESC, seq DESC";
+        }
+        // One row more than the page tells whether another page follows,
+        // so the last page never comes with a token leading to an empty one.
+        const std::string sql = absl::StrCat(
+            "SELECT seq, ingested_at, published_at, relevance, data FROM "
+            "(SELECT seq, ingested_at, published_at, ",
+            relevance, " AS relevance, data FROM kabar_articles",
+            WhereSql(conditions), ") AS hits", WhereSql(after), order,
+            " LIMIT ", params.Int8(int64_t{limit} + 1));
         KABAR_ASSIGN_OR_RETURN(
             Result rows, connection.Exec("cannot query articles", sql, params));
         v1::QueryArticlesResponse response;
         PageCursor last;
+        last.sort = sort;
+        last.max_sequence = max_sequence;
         const int count = PQntuples(rows.get());
         for (int row = 0; row < count; ++row) {
           if (response.articles_size() == limit) {
@@ -1037,23 +1149,123 @@ absl::StatusOr<v1::QueryArticlesResponse> PostgresArticleStore::Query(
           }
           last.sequence = ReadInt8(rows.get(), row, 0);
           last.ingested_at_micros = ReadInt8(rows.get(), row, 1);
-          const absl::string_view data = ReadBytes(rows.get(), row, 2);
+          if (sort == v1::QUERY_SORT_PUBLISHED) {
+            last.published_is_null = PQgetisnull(rows.get(), row, 2) != 0;
+            last.ingested_at_micros =
+                last.published_is_null ? 0 : ReadInt8(rows.get(), row, 2);
+          }
+          last.relevance = ReadFloat8(rows.get(), row, 3);
+          const absl::string_view data = ReadBytes(rows.get(), row, 4);
           if (!response.add_articles()->ParseFromArray(
                   data.data(), static_cast<int>(data.size()))) {
             return absl::DataLossError(
                 absl::StrCat("stored article at sequence ", last.sequence,
                              " does not parse"));
           }
+          if (has_text) response.add_matches()->set_relevance(last.relevance);
         }
+
+        if (has_text && response.articles_size() > 0) {
+          // Headlines from the indexed part of title and body, in one
+          // statement for the page.
+          Params headline_params;
+          const std::string query =
+              TsQuerySql(*ParseTextQuery(filter.text()), headline_params);
+          std::deque<std::string> texts;
+          std::vector<std::string> values;
+          for (int i = 0; i < response.articles_size(); ++i) {
+            const v1::Article& article = response.articles(i).article();
+            std::string scratch;
+            texts.emplace_back(
+                absl::StrCat(SearchableText(article.title(), &scratch), "\n"));
+            absl::StrAppend(&texts.back(),
+                            SearchableText(article.body(), &scratch));
+            values.push_back(absl::StrCat("(", headline_params.Int8(i), ", ",
+                                          headline_params.TextRef(texts.back()),
+                                          ")"));
+          }
+          KABAR_ASSIGN_OR_RETURN(
+              Result headlines,
+              connection.Exec(
+                  "cannot make snippets",
+                  absl::StrCat("SELECT v.i, ts_headline('simple', left(v.t, ",
+                               kMaxIndexedTitleChars + kMaxIndexedBodyChars,
+                               "), ", query, ", ",
+                               headline_params.Text(kHeadlineOptions),
+                               ") FROM (VALUES ", absl::StrJoin(values, ", "),
+                               ") AS v (i, t) ORDER BY v.i"),
+                  headline_params));
+          for (int row = 0; row < PQntuples(headlines.get()); ++row) {
+            const int64_t i = ReadInt8(headlines.get(), row, 0);
+            if (i < 0 || i >= response.matches_size()) continue;
+            response.mutable_matches(static_cast<int>(i))
+                ->set_snippet(TidySnippet(ReadBytes(headlines.get(), row, 1)));
+          }
+        }
+        KABAR_RETURN_IF_ERROR(
+            connection.Exec("cannot end the transaction", "COMMIT").status());
         return response;
       });
 }
 
 absl::StatusOr<v1::CountArticlesResponse> PostgresArticleStore::Count(
-    const v1::ArticleFilter& filter) {
+    const v1::CountArticlesRequest& request) {
+  const v1::ArticleFilter& filter = request.filter();
   KABAR_RETURN_IF_ERROR(ValidateFilter(filter));
+  const v1::CountDimension dimension = request.group_by();
+  if (!v1::CountDimension_IsValid(dimension)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("unknown group_by ", static_cast<int>(dimension)));
+  }
   Params params;
   const std::string where = WhereSql(FilterConditions(filter, params));
+
+  if (dimension != v1::COUNT_DIMENSION_UNSPECIFIED) {
+    std::string expression;
+    bool by_day = true;
+    switch (dimension) {
+      case v1::COUNT_DIMENSION_PUBLISHED_DAY:
+        expression = DaySql("published_at");
+        break;
+      case v1::COUNT_DIMENSION_INGESTED_DAY:
+        expression = DaySql("ingested_at");
+        break;
+      default:
+        by_day = false;
+        expression = dimension == v1::COUNT_DIMENSION_LANGUAGE ? "language"
+                     : dimension == v1::COUNT_DIMENSION_TOPIC  ? "topic"
+                                                               : "source";
+    }
+    // Days come back as int8, labels as text: both in column 0 or 1.
+    const std::string sql = absl::StrCat(
+        "SELECT ", by_day ? "(" + expression + ")::int8" : "0::int8", ", ",
+        by_day ? "''::text" : expression,
+        ", COUNT(*)::int8 FROM kabar_articles", where, " GROUP BY 1, 2");
+    return WithConnection<v1::CountArticlesResponse>(
+        [&](Connection& connection)
+            -> absl::StatusOr<v1::CountArticlesResponse> {
+          KABAR_ASSIGN_OR_RETURN(
+              Result rows,
+              connection.Exec("cannot count articles", sql, params));
+          std::vector<std::pair<std::string, int64_t>> groups;
+          for (int row = 0; row < PQntuples(rows.get()); ++row) {
+            std::string label;
+            if (by_day) {
+              if (!PQgetisnull(rows.get(), row, 0)) {
+                label = DayLabel(ReadInt8(rows.get(), row, 0));
+              }
+            } else {
+              label = std::string(ReadBytes(rows.get(), row, 1));
+            }
+            groups.emplace_back(std::move(label), ReadInt8(rows.get(), row, 2));
+          }
+          v1::CountArticlesResponse response;
+          FillGroups(dimension, std::move(groups), &response,
+                     response.mutable_groups());
+          return response;
+        });
+  }
+
   // One statement, so both groupings describe the same snapshot; the total
   // is the sum over languages ("" included). Both halves use the same
   // parameters.
@@ -1067,39 +1279,73 @@ absl::StatusOr<v1::CountArticlesResponse> PostgresArticleStore::Count(
       [&](Connection& connection) -> absl::StatusOr<v1::CountArticlesResponse> {
         KABAR_ASSIGN_OR_RETURN(
             Result rows, connection.Exec("cannot count articles", sql, params));
-        using LabelCounts = std::vector<std::pair<std::string, int64_t>>;
-        LabelCounts by_language, by_topic;
-        int64_t total = 0;
+        std::vector<std::pair<std::string, int64_t>> by_language, by_topic;
         for (int row = 0; row < PQntuples(rows.get()); ++row) {
           const bool is_language = ReadInt8(rows.get(), row, 0) == 0;
-          const absl::string_view label = ReadBytes(rows.get(), row, 1);
-          const int64_t count = ReadInt8(rows.get(), row, 2);
-          if (is_language) total += count;
-          if (label.empty()) continue;
           (is_language ? by_language : by_topic)
-              .emplace_back(std::string(label), count);
+              .emplace_back(std::string(ReadBytes(rows.get(), row, 1)),
+                            ReadInt8(rows.get(), row, 2));
         }
-        // Sorted here rather than by ORDER BY: the server's collation
-        // would order ties differently from SQLite's byte order.
         v1::CountArticlesResponse response;
-        response.set_total(total);
-        auto fill =
-            [](LabelCounts& counts,
-               google::protobuf::RepeatedPtrField<v1::LabelCount>* out) {
-              std::sort(counts.begin(), counts.end(),
-                        [](const auto& a, const auto& b) {
-                          return a.second != b.second ? a.second > b.second
-                                                      : a.first < b.first;
-                        });
-              for (auto& [label, count] : counts) {
-                v1::LabelCount* entry = out->Add();
-                entry->set_label(std::move(label));
-                entry->set_count(count);
-              }
-            };
-        fill(by_language, response.mutable_by_language());
-        fill(by_topic, response.mutable_by_topic());
+        FillGroups(v1::COUNT_DIMENSION_TOPIC, std::move(by_topic), &response,
+                   response.mutable_by_topic());
+        // Sets the total again, from the languages: the same number.
+        FillGroups(v1::COUNT_DIMENSION_LANGUAGE, std::move(by_language),
+                   &response, response.mutable_by_language());
         return response;
+      });
+}
+
+absl::StatusOr<ArticlesAfter> PostgresArticleStore::ReadAfter(
+    const v1::ArticleFilter& filter, int64_t after_sequence, int limit) {
+  KABAR_RETURN_IF_ERROR(ValidateFilter(filter));
+  if (!filter.text().empty()) {
+    return absl::InvalidArgumentError("watching a text query is not supported");
+  }
+  if (limit < 0 || after_sequence < 0) {
+    return absl::InvalidArgumentError("negative limit or sequence");
+  }
+  Params params;
+  std::vector<std::string> conditions = FilterConditions(filter, params);
+  conditions.insert(conditions.begin(),
+                    absl::StrCat("seq > ", params.Int8(after_sequence)));
+  const std::string sql =
+      absl::StrCat("SELECT seq, data FROM kabar_articles", WhereSql(conditions),
+                   " ORDER BY seq LIMIT ", params.Int8(limit));
+  return WithConnection<ArticlesAfter>(
+      [&](Connection& connection) -> absl::StatusOr<ArticlesAfter> {
+        // Put commits in sequence order (kPutLockKey), so within one
+        // snapshot every sequence up to the newest visible one is final.
+        KABAR_RETURN_IF_ERROR(
+            connection
+                .Exec("cannot begin a transaction",
+                      "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+                .status());
+        KABAR_ASSIGN_OR_RETURN(
+            Result newest, connection.Exec("cannot read the newest sequence",
+                                           "SELECT COALESCE(MAX(seq), 0)::int8 "
+                                           "FROM kabar_articles"));
+        ArticlesAfter result;
+        result.scanned_through =
+            std::max(after_sequence, ReadInt8(newest.get(), 0, 0));
+        KABAR_ASSIGN_OR_RETURN(
+            Result rows, connection.Exec("cannot read articles", sql, params));
+        for (int row = 0; row < PQntuples(rows.get()); ++row) {
+          const int64_t seq = ReadInt8(rows.get(), row, 0);
+          const absl::string_view data = ReadBytes(rows.get(), row, 1);
+          result.articles.emplace_back(seq, v1::StoredArticle());
+          if (!result.articles.back().second.ParseFromArray(
+                  data.data(), static_cast<int>(data.size()))) {
+            return absl::DataLossError(absl::StrCat(
+                "stored article at sequence ", seq, " does not parse"));
+          }
+        }
+        KABAR_RETURN_IF_ERROR(
+            connection.Exec("cannot end the transaction", "COMMIT").status());
+        if (limit > 0 && static_cast<int>(result.articles.size()) == limit) {
+          result.scanned_through = result.articles.back().first;
+        }
+        return result;
       });
 }
 

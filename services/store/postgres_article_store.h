@@ -7,7 +7,8 @@
 // row of filter/order columns plus the whole StoredArticle as serialized
 // protobuf (bytea), and title and body are indexed for full-text search
 // (a tsvector column with a GIN index, 'simple' configuration, since articles
-// come in many languages). Page tokens are the shared PageCursor tokens over
+// come in many languages: no stemming, no stop words; ranked by ts_rank,
+// snippets by ts_headline). Page tokens are the shared PageCursor tokens over
 // (ingested_at, seq), so both backends page identically.
 //
 // Talks to the server through libpq, with parameterized statements only
@@ -15,6 +16,7 @@
 #ifndef KABAR_SERVICES_STORE_POSTGRES_ARTICLE_STORE_H_
 #define KABAR_SERVICES_STORE_POSTGRES_ARTICLE_STORE_H_
 
+#include <cstdint>
 #include <memory>
 #include <string>
 #include <vector>
@@ -33,7 +35,7 @@ namespace kabar::store {
 class PostgresArticleStore final : public ArticleStore {
  public:
   // The schema version this code writes (kabar_schema_migrations).
-  static constexpr int kSchemaVersion = 1;
+  static constexpr int kSchemaVersion = 2;
 
   struct Options {
     // Where the database is: a libpq connection URI
@@ -79,11 +81,20 @@ class PostgresArticleStore final : public ArticleStore {
   absl::StatusOr<std::vector<v1::PutOutcome>> Put(
       const std::vector<v1::StoredArticle>& articles) override;
   absl::StatusOr<v1::StoredArticle> Get(const std::string& id) override;
+  using ArticleStore::Count;
+  using ArticleStore::Query;
+  // As ArticleStore::Query. Snippets come from ts_headline over the indexed
+  // part of title and body; relevance is ts_rank.
   absl::StatusOr<v1::QueryArticlesResponse> Query(
-      const v1::ArticleFilter& filter, int page_size,
-      const std::string& page_token) override;
+      const v1::QueryArticlesRequest& request) override;
   absl::StatusOr<v1::CountArticlesResponse> Count(
-      const v1::ArticleFilter& filter) override;
+      const v1::CountArticlesRequest& request) override;
+  // As ArticleStore::ReadAfter. Puts from every replica commit in sequence
+  // order (they hold a transaction-scoped advisory lock from drawing their
+  // sequence numbers to COMMIT), so reading by seq misses nothing.
+  absl::StatusOr<ArticlesAfter> ReadAfter(const v1::ArticleFilter& filter,
+                                          int64_t after_sequence,
+                                          int limit) override;
   // As ArticleStore::UpdateLabels. The rows are locked (SELECT ... FOR
   // UPDATE, in id order) before they are compared, so replicas updating the
   // same articles at once serialize and cannot deadlock, and the second sees

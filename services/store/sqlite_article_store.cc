@@ -3,6 +3,7 @@
 
 #include <sqlite3.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <cstdlib>
 #include <iterator>
@@ -59,12 +60,22 @@ CREATE INDEX articles_by_source ON articles (source, ingested_at);
 CREATE INDEX articles_by_published_at ON articles (published_at);
 CREATE INDEX articles_by_language_confidence ON articles (language_confidence);
 CREATE INDEX articles_by_topic_confidence ON articles (topic_confidence);
--- Full-text index of title and body, rowid = articles.seq, for search
--- later. Contentless: the text already lives in `data`. (Contentless FTS5
+-- Full-text index of title and body, rowid = articles.seq (replaced by
+-- version 2). Contentless: the text already lives in `data`. (Contentless FTS5
 -- tables cannot delete rows before SQLite 3.43; deleting articles will need
 -- a migration to an external-content table.)
 CREATE VIRTUAL TABLE articles_fts USING fts5(
   title, body, content = '', tokenize = 'unicode61 remove_diacritics 2');
+)sql",
+    // Version 2. The full-text index keeps its own copy of title and body,
+    // so snippet() can quote them; the contentless one could only match.
+    // The SQL drops the old index and creates the new one empty;
+    // FillFullTextIndex (run right after, in the same transaction) then
+    // indexes every stored article again.
+    R"sql(
+DROP TABLE articles_fts;
+CREATE VIRTUAL TABLE articles_fts USING fts5(
+  title, body, tokenize = 'unicode61 remove_diacritics 2');
 )sql",
 };
 static_assert(std::size(kMigrations) == SqliteArticleStore::kSchemaVersion,
@@ -78,6 +89,16 @@ constexpr char kInsertArticleSql[] =
 constexpr char kInsertFullTextSql[] =
     "INSERT INTO articles_fts (rowid, title, body) VALUES (?, ?, ?)";
 constexpr char kGetArticleSql[] = "SELECT data FROM articles WHERE id = ?";
+// Title words weigh twice body words in bm25. bm25 is smaller for better
+// matches; negated, larger is better, as TextMatch.relevance promises.
+constexpr char kRankedSql[] =
+    "WITH ranked AS MATERIALIZED (SELECT rowid AS ranked_seq, "
+    "-bm25(articles_fts, 2.0, 1.0) AS relevance FROM articles_fts "
+    "WHERE articles_fts MATCH ?) ";
+// Up to 16 tokens of the best-matching column around the matches.
+constexpr char kSnippetSql[] =
+    "SELECT rowid, snippet(articles_fts, -1, '[', ']', '...', 16) "
+    "FROM articles_fts WHERE articles_fts MATCH ? AND rowid IN ";
 // Labels live in the filter columns and in `data`; seq and ingested_at are
 // left alone, so the article keeps its place in query order.
 constexpr char kUpdateLabelsSql[] =
@@ -216,6 +237,31 @@ WhereClause FilterClause(const v1::ArticleFilter& filter) {
   return where;
 }
 
+// An FTS5 MATCH expression for ParseTextQuery's terms: each one a quoted
+// string, so nothing the user typed is FTS5 syntax. Terms never contain a
+// double quote (ParseTextQuery splits at them).
+std::string MatchExpression(const std::vector<std::string>& terms) {
+  std::vector<std::string> quoted;
+  quoted.reserve(terms.size());
+  for (const std::string& term : terms) {
+    quoted.push_back(absl::StrCat("\"", term, "\""));
+  }
+  return absl::StrJoin(quoted, " ");
+}
+
+// FilterClause plus filter.text as a condition on seq (for counts and
+// watches, which need no relevance).
+// REQUIRES: ValidateFilter(filter).ok().
+WhereClause FilterClauseWithText(const v1::ArticleFilter& filter) {
+  WhereClause where = FilterClause(filter);
+  if (!filter.text().empty()) {
+    where.conditions.push_back(
+        "seq IN (SELECT rowid FROM articles_fts WHERE articles_fts MATCH ?)");
+    where.values.push_back(MatchExpression(*ParseTextQuery(filter.text())));
+  }
+  return where;
+}
+
 }  // namespace
 
 // One sqlite3 handle plus the statements prepared on it. Not thread-safe:
@@ -324,6 +370,34 @@ class SqliteArticleStore::ReaderLease {
   std::unique_ptr<Connection> reader_;
 };
 
+absl::Status SqliteArticleStore::FillFullTextIndex(Connection& writer) {
+  KABAR_ASSIGN_OR_RETURN(Statement select,
+                         writer.Prepare("SELECT seq, data FROM articles"));
+  KABAR_ASSIGN_OR_RETURN(sqlite3_stmt * insert,
+                         writer.Cached(kInsertFullTextSql));
+  while (true) {
+    int code = sqlite3_step(select.get());
+    if (code == SQLITE_DONE) return absl::OkStatus();
+    if (code != SQLITE_ROW) return writer.Error(code, "cannot read articles");
+    const int64_t seq = sqlite3_column_int64(select.get(), 0);
+    v1::StoredArticle stored;
+    if (!stored.ParseFromArray(sqlite3_column_blob(select.get(), 1),
+                               sqlite3_column_bytes(select.get(), 1))) {
+      return absl::DataLossError(
+          absl::StrCat("stored article at sequence ", seq, " does not parse"));
+    }
+    ResetOnExit reset(insert);
+    code = sqlite3_bind_int64(insert, 1, seq);
+    if (code == SQLITE_OK) code = BindText(insert, 2, stored.article().title());
+    if (code == SQLITE_OK) code = BindText(insert, 3, stored.article().body());
+    if (code == SQLITE_OK) code = sqlite3_step(insert);
+    if (code != SQLITE_DONE) {
+      return writer.Error(
+          code, absl::StrCat("cannot index article at sequence ", seq));
+    }
+  }
+}
+
 absl::StatusOr<std::unique_ptr<SqliteArticleStore>> SqliteArticleStore::Create(
     const Options& options) {
   if (options.path.empty()) {
@@ -363,6 +437,7 @@ absl::StatusOr<std::unique_ptr<SqliteArticleStore>> SqliteArticleStore::Create(
       }
       for (int step = version; step < kSchemaVersion; ++step) {
         KABAR_RETURN_IF_ERROR(writer->Exec(kMigrations[step]));
+        if (step + 1 == 2) KABAR_RETURN_IF_ERROR(FillFullTextIndex(*writer));
       }
       if (version != kSchemaVersion) {
         KABAR_RETURN_IF_ERROR(writer->Exec(
@@ -651,31 +726,96 @@ absl::StatusOr<v1::StoredArticle> SqliteArticleStore::Get(
 }
 
 absl::StatusOr<v1::QueryArticlesResponse> SqliteArticleStore::Query(
-    const v1::ArticleFilter& filter, int page_size,
-    const std::string& page_token) {
+    const v1::QueryArticlesRequest& request) {
+  const v1::ArticleFilter& filter = request.filter();
   KABAR_RETURN_IF_ERROR(ValidateFilter(filter));
-  KABAR_ASSIGN_OR_RETURN(const int limit, EffectivePageSize(page_size));
-  WhereClause where = FilterClause(filter);
-  if (!page_token.empty()) {
-    KABAR_ASSIGN_OR_RETURN(const PageCursor cursor,
-                           DecodePageToken(page_token));
-    // Strictly after the cursor in (ingested_at, seq) descending order. The
-    // first half alone is an index range; the second refines it.
-    where.conditions.push_back(
-        "ingested_at <= ? AND (ingested_at < ? OR seq < ?)");
-    where.values.push_back(cursor.ingested_at_micros);
-    where.values.push_back(cursor.ingested_at_micros);
-    where.values.push_back(cursor.sequence);
+  KABAR_ASSIGN_OR_RETURN(const v1::QuerySort sort, ResolveSort(request));
+  KABAR_ASSIGN_OR_RETURN(const int limit,
+                         EffectivePageSize(request.page_size()));
+  KABAR_ASSIGN_OR_RETURN(const std::vector<std::string> terms,
+                         ParseTextQuery(filter.text()));
+  const bool has_text = !terms.empty();
+  const std::string match = MatchExpression(terms);
+  std::optional<PageCursor> cursor;
+  if (!request.page_token().empty()) {
+    KABAR_ASSIGN_OR_RETURN(cursor, DecodePageToken(request.page_token(), sort));
+  }
+
+  KABAR_ASSIGN_OR_RETURN(std::unique_ptr<Connection> connection, TakeReader());
+  ReaderLease reader(this, std::move(connection));
+  // One read transaction: the newest sequence, the page and its snippets
+  // all describe the same snapshot.
+  KABAR_RETURN_IF_ERROR(reader->Exec("BEGIN"));
+  int64_t max_sequence = 0;
+  if (cursor.has_value()) {
+    max_sequence = cursor->max_sequence;
+  } else {
+    KABAR_ASSIGN_OR_RETURN(
+        const std::string newest,
+        reader->QueryText("SELECT COALESCE(MAX(seq), 0) FROM articles"));
+    max_sequence = std::atoll(newest.c_str());
+  }
+
+  WhereClause where;
+  if (has_text) where.values.push_back(match);  // the CTE's parameter
+  const WhereClause filters = FilterClause(filter);
+  where.conditions = filters.conditions;
+  where.values.insert(where.values.end(), filters.values.begin(),
+                      filters.values.end());
+  where.conditions.push_back("seq <= ?");
+  where.values.push_back(max_sequence);
+  if (cursor.has_value()) {
+    // Strictly after the cursor in (key, seq) descending order.
+    switch (sort) {
+      case v1::QUERY_SORT_PUBLISHED:
+        if (cursor->published_is_null) {
+          where.conditions.push_back("published_at IS NULL AND seq < ?");
+          where.values.push_back(cursor->sequence);
+        } else {
+          where.conditions.push_back(
+              "(published_at < ? OR (published_at = ? AND seq < ?) OR "
+              "published_at IS NULL)");
+          where.values.push_back(cursor->ingested_at_micros);
+          where.values.push_back(cursor->ingested_at_micros);
+          where.values.push_back(cursor->sequence);
+        }
+        break;
+      case v1::QUERY_SORT_RELEVANCE:
+        where.conditions.push_back(
+            "(relevance < ? OR (relevance = ? AND seq < ?))");
+        where.values.push_back(cursor->relevance);
+        where.values.push_back(cursor->relevance);
+        where.values.push_back(cursor->sequence);
+        break;
+      default:
+        // The first half alone is an index range; the second refines it.
+        where.conditions.push_back(
+            "ingested_at <= ? AND (ingested_at < ? OR seq < ?)");
+        where.values.push_back(cursor->ingested_at_micros);
+        where.values.push_back(cursor->ingested_at_micros);
+        where.values.push_back(cursor->sequence);
+    }
+  }
+  const char* order = " ORDER BY ingested_at DESC, seq DESC";
+  if (sort == v1::QUERY_SORT_PUBLISHED) {
+    order = " ORDER BY published_at DESC NULLS LAST, seq DESC";
+  } else if (sort == v1::QUERY_SORT_RELEVANCE) {
+    order = " ORDER BY relevance DESC, seq DESC";
   }
   // One row more than the page tells whether another page follows, so the
   // last page never comes with a token leading to an empty one.
   where.values.push_back(int64_t{limit} + 1);
   const std::string sql =
-      absl::StrCat("SELECT seq, ingested_at, data FROM articles", where.Sql(),
-                   " ORDER BY ingested_at DESC, seq DESC LIMIT ?");
+      has_text
+          ? absl::StrCat(kRankedSql,
+                         "SELECT seq, ingested_at, published_at, relevance, "
+                         "data FROM articles JOIN ranked ON ranked_seq = seq",
+                         where.Sql(), order, " LIMIT ?")
+          : absl::StrCat(
+                "SELECT seq, ingested_at, published_at, 0.0, data "
+                "FROM articles",
+                where.Sql(), order, " LIMIT ?");
 
-  KABAR_ASSIGN_OR_RETURN(std::unique_ptr<Connection> connection, TakeReader());
-  ReaderLease reader(this, std::move(connection));
   KABAR_ASSIGN_OR_RETURN(Statement select, reader->Prepare(sql));
   for (size_t i = 0; i < where.values.size(); ++i) {
     const int code =
@@ -683,7 +823,10 @@ absl::StatusOr<v1::QueryArticlesResponse> SqliteArticleStore::Query(
     if (code != SQLITE_OK) return reader->Error(code, "cannot bind query");
   }
   v1::QueryArticlesResponse response;
+  std::vector<int64_t> sequences;
   PageCursor last;
+  last.sort = sort;
+  last.max_sequence = max_sequence;
   while (true) {
     const int code = sqlite3_step(select.get());
     if (code == SQLITE_DONE) break;
@@ -694,20 +837,56 @@ absl::StatusOr<v1::QueryArticlesResponse> SqliteArticleStore::Query(
     }
     last.sequence = sqlite3_column_int64(select.get(), 0);
     last.ingested_at_micros = sqlite3_column_int64(select.get(), 1);
+    if (sort == v1::QUERY_SORT_PUBLISHED) {
+      last.published_is_null =
+          sqlite3_column_type(select.get(), 2) == SQLITE_NULL;
+      last.ingested_at_micros =
+          last.published_is_null ? 0 : sqlite3_column_int64(select.get(), 2);
+    }
+    last.relevance = sqlite3_column_double(select.get(), 3);
     if (!response.add_articles()->ParseFromArray(
-            sqlite3_column_blob(select.get(), 2),
-            sqlite3_column_bytes(select.get(), 2))) {
+            sqlite3_column_blob(select.get(), 4),
+            sqlite3_column_bytes(select.get(), 4))) {
       return absl::DataLossError(absl::StrCat(
           "stored article at sequence ", last.sequence, " does not parse"));
     }
+    sequences.push_back(last.sequence);
+    if (has_text) response.add_matches()->set_relevance(last.relevance);
   }
+
+  if (has_text && !sequences.empty()) {
+    std::unordered_map<int64_t, std::string> snippets;
+    const std::string snippet_sql =
+        absl::StrCat(kSnippetSql, "(", absl::StrJoin(sequences, ", "), ")");
+    KABAR_ASSIGN_OR_RETURN(Statement snippet, reader->Prepare(snippet_sql));
+    int code = BindText(snippet.get(), 1, match);
+    if (code != SQLITE_OK) return reader->Error(code, "cannot bind query");
+    while ((code = sqlite3_step(snippet.get())) == SQLITE_ROW) {
+      const unsigned char* text = sqlite3_column_text(snippet.get(), 1);
+      snippets[sqlite3_column_int64(snippet.get(), 0)] =
+          text == nullptr ? ""
+                          : TidySnippet(reinterpret_cast<const char*>(text));
+    }
+    if (code != SQLITE_DONE) return reader->Error(code, "cannot make snippets");
+    for (size_t i = 0; i < sequences.size(); ++i) {
+      response.mutable_matches(static_cast<int>(i))
+          ->set_snippet(snippets[sequences[i]]);
+    }
+  }
+  KABAR_RETURN_IF_ERROR(reader->Exec("COMMIT"));
   return response;
 }
 
 absl::StatusOr<v1::CountArticlesResponse> SqliteArticleStore::Count(
-    const v1::ArticleFilter& filter) {
+    const v1::CountArticlesRequest& request) {
+  const v1::ArticleFilter& filter = request.filter();
   KABAR_RETURN_IF_ERROR(ValidateFilter(filter));
-  const WhereClause where = FilterClause(filter);
+  const v1::CountDimension dimension = request.group_by();
+  if (!v1::CountDimension_IsValid(dimension)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("unknown group_by ", static_cast<int>(dimension)));
+  }
+  const WhereClause where = FilterClauseWithText(filter);
 
   KABAR_ASSIGN_OR_RETURN(std::unique_ptr<Connection> connection, TakeReader());
   ReaderLease reader(this, std::move(connection));
@@ -745,6 +924,43 @@ absl::StatusOr<v1::CountArticlesResponse> SqliteArticleStore::Count(
   };
 
   v1::CountArticlesResponse response;
+  if (dimension != v1::COUNT_DIMENSION_UNSPECIFIED) {
+    std::string expression;
+    bool by_day = true;
+    switch (dimension) {
+      case v1::COUNT_DIMENSION_PUBLISHED_DAY:
+        expression = DaySql("published_at");
+        break;
+      case v1::COUNT_DIMENSION_INGESTED_DAY:
+        expression = DaySql("ingested_at");
+        break;
+      default:
+        by_day = false;
+        expression = dimension == v1::COUNT_DIMENSION_LANGUAGE ? "language"
+                     : dimension == v1::COUNT_DIMENSION_TOPIC  ? "topic"
+                                                               : "source";
+    }
+    std::vector<std::pair<std::string, int64_t>> rows;
+    KABAR_RETURN_IF_ERROR(
+        run(absl::StrCat("SELECT ", expression, ", COUNT(*) FROM articles",
+                         where.Sql(), " GROUP BY 1"),
+            [&rows, by_day](sqlite3_stmt* row) {
+              std::string label;
+              if (sqlite3_column_type(row, 0) != SQLITE_NULL) {
+                if (by_day) {
+                  label = DayLabel(sqlite3_column_int64(row, 0));
+                } else {
+                  const unsigned char* text = sqlite3_column_text(row, 0);
+                  if (text != nullptr)
+                    label = reinterpret_cast<const char*>(text);
+                }
+              }
+              rows.emplace_back(std::move(label), sqlite3_column_int64(row, 1));
+            }));
+    FillGroups(dimension, std::move(rows), &response,
+               response.mutable_groups());
+    return response;
+  }
   // One read transaction, so the three answers describe the same snapshot.
   KABAR_RETURN_IF_ERROR(reader->Exec("BEGIN"));
   KABAR_RETURN_IF_ERROR(
@@ -756,6 +972,61 @@ absl::StatusOr<v1::CountArticlesResponse> SqliteArticleStore::Count(
   KABAR_RETURN_IF_ERROR(by_label("topic", response.mutable_by_topic()));
   KABAR_RETURN_IF_ERROR(reader->Exec("COMMIT"));
   return response;
+}
+
+absl::StatusOr<ArticlesAfter> SqliteArticleStore::ReadAfter(
+    const v1::ArticleFilter& filter, int64_t after_sequence, int limit) {
+  KABAR_RETURN_IF_ERROR(ValidateFilter(filter));
+  if (!filter.text().empty()) {
+    return absl::InvalidArgumentError("watching a text query is not supported");
+  }
+  if (limit < 0 || after_sequence < 0) {
+    return absl::InvalidArgumentError("negative limit or sequence");
+  }
+  WhereClause where = FilterClause(filter);
+  where.conditions.insert(where.conditions.begin(), "seq > ?");
+  where.values.insert(where.values.begin(), after_sequence);
+  where.values.push_back(int64_t{limit});
+
+  KABAR_ASSIGN_OR_RETURN(std::unique_ptr<Connection> connection, TakeReader());
+  ReaderLease reader(this, std::move(connection));
+  // Writes are serialized (one writer, BEGIN IMMEDIATE across processes),
+  // so sequences become visible in order: everything up to the newest one
+  // in this snapshot has been seen.
+  KABAR_RETURN_IF_ERROR(reader->Exec("BEGIN"));
+  KABAR_ASSIGN_OR_RETURN(
+      const std::string newest,
+      reader->QueryText("SELECT COALESCE(MAX(seq), 0) FROM articles"));
+  ArticlesAfter result;
+  result.scanned_through =
+      std::max<int64_t>(after_sequence, std::atoll(newest.c_str()));
+  KABAR_ASSIGN_OR_RETURN(
+      Statement select,
+      reader->Prepare(absl::StrCat("SELECT seq, data FROM articles",
+                                   where.Sql(), " ORDER BY seq LIMIT ?")));
+  for (size_t i = 0; i < where.values.size(); ++i) {
+    const int code =
+        Bind(select.get(), static_cast<int>(i) + 1, where.values[i]);
+    if (code != SQLITE_OK) return reader->Error(code, "cannot bind query");
+  }
+  while (true) {
+    const int code = sqlite3_step(select.get());
+    if (code == SQLITE_DONE) break;
+    if (code != SQLITE_ROW) return reader->Error(code, "cannot read articles");
+    const int64_t seq = sqlite3_column_int64(select.get(), 0);
+    result.articles.emplace_back(seq, v1::StoredArticle());
+    if (!result.articles.back().second.ParseFromArray(
+            sqlite3_column_blob(select.get(), 1),
+            sqlite3_column_bytes(select.get(), 1))) {
+      return absl::DataLossError(
+          absl::StrCat("stored article at sequence ", seq, " does not parse"));
+    }
+  }
+  KABAR_RETURN_IF_ERROR(reader->Exec("COMMIT"));
+  if (limit > 0 && static_cast<int>(result.articles.size()) == limit) {
+    result.scanned_through = result.articles.back().first;
+  }
+  return result;
 }
 
 }  // namespace kabar::store

@@ -2,8 +2,11 @@
 // SqliteArticleStore: the embedded default ArticleStore, one SQLite file in
 // WAL mode. Each article is one row: a few columns that filters and ordering
 // need, plus the whole StoredArticle as a serialized protobuf, so reads are
-// lossless whatever fields the API grows. Title and body are also indexed in
-// an FTS5 table for full-text search later.
+// lossless whatever fields the API grows. Title and body are also kept in an
+// FTS5 table (unicode61 tokenizer, diacritics removed) for full-text search
+// ranked by bm25, with snippets. Files of schema version 1 (a contentless
+// FTS5 table, which cannot quote text) are migrated on open: the index is
+// rebuilt from the stored articles, once.
 //
 // Concurrency: SQLite allows one writer at a time, so all writes go through a
 // single mutex-guarded connection. Reads use a small pool of read-only
@@ -12,6 +15,7 @@
 #ifndef KABAR_SERVICES_STORE_SQLITE_ARTICLE_STORE_H_
 #define KABAR_SERVICES_STORE_SQLITE_ARTICLE_STORE_H_
 
+#include <cstdint>
 #include <memory>
 #include <string>
 #include <vector>
@@ -29,7 +33,7 @@ namespace kabar::store {
 class SqliteArticleStore final : public ArticleStore {
  public:
   // The schema version this code writes (PRAGMA user_version).
-  static constexpr int kSchemaVersion = 1;
+  static constexpr int kSchemaVersion = 2;
 
   struct Options {
     // Database file; created, with its schema, when missing. Its directory
@@ -57,11 +61,15 @@ class SqliteArticleStore final : public ArticleStore {
   absl::StatusOr<std::vector<v1::PutOutcome>> Put(
       const std::vector<v1::StoredArticle>& articles) override;
   absl::StatusOr<v1::StoredArticle> Get(const std::string& id) override;
+  using ArticleStore::Count;
+  using ArticleStore::Query;
   absl::StatusOr<v1::QueryArticlesResponse> Query(
-      const v1::ArticleFilter& filter, int page_size,
-      const std::string& page_token) override;
+      const v1::QueryArticlesRequest& request) override;
   absl::StatusOr<v1::CountArticlesResponse> Count(
-      const v1::ArticleFilter& filter) override;
+      const v1::CountArticlesRequest& request) override;
+  absl::StatusOr<ArticlesAfter> ReadAfter(const v1::ArticleFilter& filter,
+                                          int64_t after_sequence,
+                                          int limit) override;
   absl::StatusOr<std::vector<v1::UpdateOutcome>> UpdateLabels(
       const std::vector<v1::LabelUpdate>& updates) override;
 
@@ -70,6 +78,10 @@ class SqliteArticleStore final : public ArticleStore {
   class ReaderLease;  // borrows a read connection, returns it when done
 
   SqliteArticleStore(Options options, std::unique_ptr<Connection> writer);
+
+  // Schema version 2: indexes the title and body of every stored article
+  // in the (new, empty) articles_fts. Runs inside the migration transaction.
+  static absl::Status FillFullTextIndex(Connection& writer);
 
   // A read connection from the pool, or a new one.
   absl::StatusOr<std::unique_ptr<Connection>> TakeReader();

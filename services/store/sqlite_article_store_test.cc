@@ -128,6 +128,66 @@ TEST_F(SqliteArticleStoreTest, TitleAndBodyAreFullTextIndexed) {
   EXPECT_THAT(ids, ElementsAre("flood"));
 }
 
+TEST_F(SqliteArticleStoreTest, MigratesAVersion1FileSoItsArticlesGetSnippets) {
+  // A file as kabar-store schema version 1 wrote it: a contentless FTS5
+  // table, which can match but not quote text.
+  store_.reset();
+  std::filesystem::remove(path_);
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open(path_.c_str(), &db), SQLITE_OK);
+  v1::StoredArticle stored = MakeArticle("old");
+  stored.mutable_article()->set_title("Banjir di Jakarta");
+  stored.mutable_ingested_at()->set_seconds(1700000000);
+  std::string blob;
+  stored.SerializeToString(&blob);
+  const std::string schema_v1 = R"sql(
+CREATE TABLE articles (
+  seq INTEGER PRIMARY KEY AUTOINCREMENT, id TEXT NOT NULL UNIQUE,
+  source TEXT NOT NULL, language TEXT NOT NULL,
+  language_confidence REAL NOT NULL, topic TEXT NOT NULL,
+  topic_confidence REAL NOT NULL, published_at INTEGER,
+  ingested_at INTEGER NOT NULL, data BLOB NOT NULL);
+CREATE VIRTUAL TABLE articles_fts USING fts5(
+  title, body, content = '', tokenize = 'unicode61 remove_diacritics 2');
+INSERT INTO articles_fts (rowid, title, body)
+  VALUES (1, 'Banjir di Jakarta', 'Body of old.');
+PRAGMA user_version = 1;
+)sql";
+  ASSERT_EQ(sqlite3_exec(db, schema_v1.c_str(), nullptr, nullptr, nullptr),
+            SQLITE_OK)
+      << sqlite3_errmsg(db);
+  sqlite3_stmt* insert = nullptr;
+  ASSERT_EQ(sqlite3_prepare_v2(
+                db,
+                "INSERT INTO articles VALUES (1, 'old', 'antara', 'id', 0.9, "
+                "'politics', 0.8, NULL, 1700000000000000, ?)",
+                -1, &insert, nullptr),
+            SQLITE_OK);
+  sqlite3_bind_blob(insert, 1, blob.data(), static_cast<int>(blob.size()),
+                    SQLITE_STATIC);
+  ASSERT_EQ(sqlite3_step(insert), SQLITE_DONE);
+  sqlite3_finalize(insert);
+  sqlite3_close(db);
+
+  store_ = Open();
+  ASSERT_NE(store_, nullptr);
+  v1::QueryArticlesRequest request;
+  request.mutable_filter()->set_text("jakarta");
+  absl::StatusOr<v1::QueryArticlesResponse> hits = store_->Query(request);
+  ASSERT_TRUE(hits.ok()) << hits.status();
+  ASSERT_EQ(hits->articles_size(), 1);
+  EXPECT_EQ(hits->articles(0).article().id(), "old");
+  EXPECT_EQ(hits->matches(0).snippet(), "Banjir di [Jakarta]");
+  // New articles are indexed the new way alongside it, and a reopen does
+  // not migrate again.
+  PutOk({MakeArticle("new")});
+  store_ = Open();
+  request.mutable_filter()->set_text("body");
+  hits = store_->Query(request);
+  ASSERT_TRUE(hits.ok()) << hits.status();
+  EXPECT_EQ(hits->articles_size(), 2);
+}
+
 TEST_F(SqliteArticleStoreTest, OpenErrorsNameThePath) {
   SqliteArticleStore::Options options;
   options.path = dir_ + "/missing-dir/articles.db";

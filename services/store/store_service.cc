@@ -1,7 +1,10 @@
 // Copyright kabar authors.
 #include "services/store/store_service.h"
 
+#include <algorithm>
 #include <chrono>
+#include <deque>
+#include <string>
 #include <utility>
 #include <vector>
 
@@ -67,8 +70,229 @@ grpc::ServerUnaryReactor* RunOnPool(common::ThreadPool& pool,
 
 }  // namespace
 
+// One WatchArticles call. It alternates between reading (a ReadAfter on the
+// service's pool) and writing what it read, one message at a time, so at
+// most one batch (kWatchBatchSize articles) waits in memory per stream
+// however slow the client is. Between batches it is idle until the service
+// wakes it (a Put in this process, or the poll tick for writes made by other
+// processes). Deletes itself in OnDone.
+class StoreServiceImpl::WatchReactor final
+    : public grpc::ServerWriteReactor<v1::WatchArticlesResponse> {
+ public:
+  WatchReactor(StoreServiceImpl* service, v1::ArticleFilter filter)
+      : service_(service), filter_(std::move(filter)) {}
+
+  // Starts the stream at `cursor` ("" = now): reads where it starts, then
+  // sends the first message.
+  void Begin(const std::string& cursor) {
+    absl::MutexLock lock(&mu_);
+    reading_ = true;
+    service_->pool_.Schedule([this, cursor] {
+      absl::StatusOr<int64_t> start = cursor.empty()
+                                          ? absl::StatusOr<int64_t>(-1)
+                                          : DecodeWatchCursor(cursor);
+      if (start.ok() && *start < 0) {
+        // "now": the newest article stored.
+        absl::StatusOr<ArticlesAfter> newest =
+            service_->store_->ReadAfter(filter_, 0, 0);
+        start = newest.ok() ? absl::StatusOr<int64_t>(newest->scanned_through)
+                            : newest.status();
+      }
+      absl::MutexLock lock(&mu_);
+      reading_ = false;
+      if (!start.ok()) {
+        FinishLocked(start.status());
+        return;
+      }
+      cursor_ = *start;
+      v1::WatchArticlesResponse first;
+      first.set_cursor(EncodeWatchCursor(cursor_));
+      pending_.push_back(std::move(first));
+      // A resumed stream may have a backlog: read it right after.
+      more_ = true;
+      WriteNextLocked();
+    });
+  }
+
+  // Reads what arrived since the cursor, unless busy or finished. Called by
+  // the service's watch thread on every wake-up.
+  void Poll() {
+    absl::MutexLock lock(&mu_);
+    if (finished_ || cancelled_) return;
+    if (reading_ || writing_) {
+      // A read under way may have started before the article that caused
+      // this wake-up was committed: read once more when idle.
+      woken_while_busy_ = true;
+      return;
+    }
+    StartReadLocked();
+  }
+
+  void OnWriteDone(bool ok) override {
+    absl::MutexLock lock(&mu_);
+    writing_ = false;
+    if (!ok) {
+      // The client went away; nothing more can be sent.
+      FinishLocked(absl::CancelledError("the watch stream broke"));
+      return;
+    }
+    if (cancelled_) {
+      FinishLocked(absl::CancelledError("watch cancelled"));
+    } else if (!pending_.empty()) {
+      WriteNextLocked();
+    } else if (more_ || woken_while_busy_) {
+      // A full batch (the rest is already stored), or a wake-up missed.
+      StartReadLocked();
+    }
+  }
+
+  void OnCancel() override {
+    absl::MutexLock lock(&mu_);
+    cancelled_ = true;
+    if (!reading_ && !writing_) {
+      FinishLocked(absl::CancelledError("watch cancelled"));
+    }
+  }
+
+  void OnDone() override {
+    service_->RemoveWatch(this);
+    delete this;
+  }
+
+ private:
+  void StartReadLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    reading_ = true;
+    more_ = false;
+    woken_while_busy_ = false;
+    const int64_t after = cursor_;
+    service_->pool_.Schedule([this, after] {
+      absl::StatusOr<ArticlesAfter> batch =
+          service_->store_->ReadAfter(filter_, after, kWatchBatchSize);
+      absl::MutexLock lock(&mu_);
+      reading_ = false;
+      if (cancelled_) {
+        FinishLocked(absl::CancelledError("watch cancelled"));
+        return;
+      }
+      if (!batch.ok()) {
+        // Most likely the database is briefly away; the next wake-up tries
+        // again, from the same cursor.
+        common::LogWarning(absl::StrCat("WatchArticles: cannot read: ",
+                                        batch.status().ToString()));
+        return;
+      }
+      more_ = static_cast<int>(batch->articles.size()) == kWatchBatchSize;
+      for (auto& [sequence, article] : batch->articles) {
+        v1::WatchArticlesResponse message;
+        *message.mutable_article() = std::move(article);
+        message.set_cursor(EncodeWatchCursor(sequence));
+        pending_.push_back(std::move(message));
+      }
+      cursor_ = batch->scanned_through;
+      if (!pending_.empty()) {
+        WriteNextLocked();
+      } else if (woken_while_busy_) {
+        StartReadLocked();
+      }
+    });
+  }
+
+  void WriteNextLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    current_ = std::move(pending_.front());
+    pending_.pop_front();
+    writing_ = true;
+    StartWrite(&current_);
+  }
+
+  void FinishLocked(const absl::Status& status)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    if (finished_) return;
+    finished_ = true;
+    Finish(common::ToGrpcStatus(status));
+  }
+
+  StoreServiceImpl* const service_;
+  const v1::ArticleFilter filter_;
+  absl::Mutex mu_;
+  // Where the next read starts: everything up to it was sent or skipped.
+  int64_t cursor_ ABSL_GUARDED_BY(mu_) = 0;
+  std::deque<v1::WatchArticlesResponse> pending_ ABSL_GUARDED_BY(mu_);
+  // The message being written; gRPC reads it until OnWriteDone.
+  v1::WatchArticlesResponse current_ ABSL_GUARDED_BY(mu_);
+  bool reading_ ABSL_GUARDED_BY(mu_) = false;
+  bool writing_ ABSL_GUARDED_BY(mu_) = false;
+  // The last read was full: read again as soon as it is written.
+  bool more_ ABSL_GUARDED_BY(mu_) = false;
+  // Poll was called while reading or writing.
+  bool woken_while_busy_ ABSL_GUARDED_BY(mu_) = false;
+  bool cancelled_ ABSL_GUARDED_BY(mu_) = false;
+  bool finished_ ABSL_GUARDED_BY(mu_) = false;
+};
+
 StoreServiceImpl::StoreServiceImpl(ArticleStore* store, const Options& options)
-    : store_(store), pool_(options.num_threads) {}
+    : store_(store),
+      watch_poll_interval_(options.watch_poll_interval),
+      pool_(options.num_threads),
+      watch_thread_([this] { WatchLoop(); }) {}
+
+StoreServiceImpl::~StoreServiceImpl() {
+  {
+    absl::MutexLock lock(&watch_mu_);
+    stopping_ = true;
+  }
+  watch_thread_.join();
+}
+
+void StoreServiceImpl::NotifyWatches() {
+  absl::MutexLock lock(&watch_mu_);
+  ++put_generation_;
+}
+
+void StoreServiceImpl::RemoveWatch(WatchReactor* watch) {
+  absl::MutexLock lock(&watch_mu_);
+  watches_.erase(watch);
+}
+
+void StoreServiceImpl::WatchLoop() {
+  uint64_t seen = 0;
+  absl::MutexLock lock(&watch_mu_);
+  while (!stopping_) {
+    auto woken = [this, &seen]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(watch_mu_) {
+      return stopping_ || put_generation_ != seen;
+    };
+    watch_mu_.AwaitWithTimeout(absl::Condition(&woken), watch_poll_interval_);
+    if (stopping_) break;
+    seen = put_generation_;
+    // Poll only schedules work; holding watch_mu_ keeps every watch alive
+    // (RemoveWatch waits for it).
+    for (WatchReactor* watch : watches_) watch->Poll();
+  }
+}
+
+grpc::ServerWriteReactor<v1::WatchArticlesResponse>*
+StoreServiceImpl::WatchArticles(grpc::CallbackServerContext* context,
+                                const v1::WatchArticlesRequest* request) {
+  auto* watch = new WatchReactor(this, request->filter());
+  const absl::Status valid = [&]() -> absl::Status {
+    KABAR_RETURN_IF_ERROR(ValidateFilter(request->filter()));
+    if (!request->filter().text().empty()) {
+      return absl::InvalidArgumentError(
+          "WatchArticles does not support filter.text; watch by language, "
+          "topic, source, time or confidence");
+    }
+    return absl::OkStatus();
+  }();
+  if (!valid.ok()) {
+    watch->Finish(common::ToGrpcStatus(valid));
+    return watch;
+  }
+  {
+    absl::MutexLock lock(&watch_mu_);
+    watches_.insert(watch);
+  }
+  watch->Begin(request->cursor());
+  return watch;
+}
 
 grpc::ServerUnaryReactor* StoreServiceImpl::PutArticles(
     grpc::CallbackServerContext* context, const v1::PutArticlesRequest* request,
@@ -92,6 +316,10 @@ grpc::ServerUnaryReactor* StoreServiceImpl::PutArticles(
         }
         put_calls_.fetch_add(1, std::memory_order_relaxed);
         articles_put_.fetch_add(articles.size(), std::memory_order_relaxed);
+        if (std::find(outcomes.begin(), outcomes.end(),
+                      v1::PUT_OUTCOME_INSERTED) != outcomes.end()) {
+          NotifyWatches();
+        }
         return absl::OkStatus();
       });
 }
@@ -113,10 +341,7 @@ grpc::ServerUnaryReactor* StoreServiceImpl::QueryArticles(
     v1::QueryArticlesResponse* response) {
   return RunOnPool(pool_, context, "QueryArticles",
                    [this, request, response]() -> absl::Status {
-                     KABAR_ASSIGN_OR_RETURN(
-                         *response,
-                         store_->Query(request->filter(), request->page_size(),
-                                       request->page_token()));
+                     KABAR_ASSIGN_OR_RETURN(*response, store_->Query(*request));
                      return absl::OkStatus();
                    });
 }
@@ -127,8 +352,7 @@ grpc::ServerUnaryReactor* StoreServiceImpl::CountArticles(
     v1::CountArticlesResponse* response) {
   return RunOnPool(pool_, context, "CountArticles",
                    [this, request, response]() -> absl::Status {
-                     KABAR_ASSIGN_OR_RETURN(*response,
-                                            store_->Count(request->filter()));
+                     KABAR_ASSIGN_OR_RETURN(*response, store_->Count(*request));
                      return absl::OkStatus();
                    });
 }

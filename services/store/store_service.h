@@ -7,12 +7,17 @@
 #ifndef KABAR_SERVICES_STORE_STORE_SERVICE_H_
 #define KABAR_SERVICES_STORE_STORE_SERVICE_H_
 
-#include <atomic>
-#include <cstdint>
-
 #include <grpcpp/server_context.h>
 #include <grpcpp/support/server_callback.h>
 
+#include <atomic>
+#include <cstdint>
+#include <set>
+#include <thread>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
 #include "kabar/v1/store_service.grpc.pb.h"
 #include "services/common/thread_pool.h"
 #include "services/store/article_store.h"
@@ -29,10 +34,16 @@ class StoreServiceImpl final : public v1::StoreService::CallbackService {
     // SQLite writes one batch at a time whatever this is; more threads let
     // reads proceed beside a long write.
     int num_threads = 0;
+    // How often open watches look for articles stored by other processes
+    // (replicas sharing a PostgreSQL database, or another kabar-store on the
+    // same SQLite file). Articles stored through this service reach its
+    // watches at once.
+    absl::Duration watch_poll_interval = absl::Seconds(1);
   };
 
   // `store` is not owned and must outlive the service.
   StoreServiceImpl(ArticleStore* store, const Options& options);
+  ~StoreServiceImpl() override;
 
   StoreServiceImpl(const StoreServiceImpl&) = delete;
   StoreServiceImpl& operator=(const StoreServiceImpl&) = delete;
@@ -62,10 +73,35 @@ class StoreServiceImpl final : public v1::StoreService::CallbackService {
       grpc::CallbackServerContext* context,
       const v1::GetStoreStatsRequest* request,
       v1::GetStoreStatsResponse* response) override;
+  // Streams until the client cancels. On server shutdown the call is
+  // cancelled when shutdown_grace ends (clients see it end and reconnect).
+  grpc::ServerWriteReactor<v1::WatchArticlesResponse>* WatchArticles(
+      grpc::CallbackServerContext* context,
+      const v1::WatchArticlesRequest* request) override;
 
  private:
+  class WatchReactor;
+
+  // Articles read per watch at a time: the most a stream buffers.
+  static constexpr int kWatchBatchSize = 100;
+
+  // Wakes every open watch (called after a Put inserted something).
+  void NotifyWatches();
+  void RemoveWatch(WatchReactor* watch);
+  // The watch thread: wakes the watches on every Put and every
+  // watch_poll_interval.
+  void WatchLoop();
+
   ArticleStore* const store_;
+  const absl::Duration watch_poll_interval_;
   common::ThreadPool pool_;
+
+  absl::Mutex watch_mu_;
+  std::set<WatchReactor*> watches_ ABSL_GUARDED_BY(watch_mu_);
+  uint64_t put_generation_ ABSL_GUARDED_BY(watch_mu_) = 0;
+  bool stopping_ ABSL_GUARDED_BY(watch_mu_) = false;
+  // Last member: starts after everything it reads.
+  std::thread watch_thread_;
   // Successful PutArticles calls and the articles in them.
   std::atomic<uint64_t> put_calls_{0};
   std::atomic<uint64_t> articles_put_{0};

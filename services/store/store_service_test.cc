@@ -8,8 +8,12 @@
 #include <filesystem>
 #include <memory>
 #include <string>
+#include <thread>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/notification.h"
+#include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "clients/cpp/clients.h"
 #include "gmock/gmock.h"
@@ -203,6 +207,183 @@ TEST_F(StoreServiceTest, UpdateLabelsOverTheWire) {
   request.mutable_updates(0)->clear_labels();
   EXPECT_EQ(client_->UpdateLabels(request).status().code(),
             absl::StatusCode::kInvalidArgument);
+}
+
+// ---- WatchArticles ----
+
+// Reads from a watch with a time limit: after `timeout` the call is
+// cancelled, so a missing message fails the test instead of hanging it.
+class WatchReader {
+ public:
+  WatchReader(const client::StoreClient& client,
+              const v1::WatchArticlesRequest& request,
+              absl::Duration timeout = absl::Seconds(20))
+      : call_(client.WatchArticles(request)), watchdog_([this, timeout] {
+          if (!done_.WaitForNotificationWithTimeout(timeout)) call_->Cancel();
+        }) {}
+  ~WatchReader() {
+    done_.Notify();
+    watchdog_.join();
+    call_->Cancel();
+  }
+
+  // The next message, or the final status when the stream ended.
+  absl::StatusOr<v1::WatchArticlesResponse> Next() {
+    v1::WatchArticlesResponse message;
+    if (call_->Read(&message)) return message;
+    absl::Status status = call_->Finish();
+    if (status.ok()) status = absl::OutOfRangeError("stream ended with OK");
+    return status;
+  }
+
+  // The ids of the next `count` articles; stops at the first error.
+  std::vector<std::string> NextIds(int count, std::string* last_cursor) {
+    std::vector<std::string> ids;
+    while (static_cast<int>(ids.size()) < count) {
+      absl::StatusOr<v1::WatchArticlesResponse> message = Next();
+      if (!message.ok()) {
+        ADD_FAILURE() << message.status();
+        break;
+      }
+      EXPECT_TRUE(message->has_article());
+      ids.push_back(message->article().article().id());
+      *last_cursor = message->cursor();
+    }
+    return ids;
+  }
+
+ private:
+  const std::unique_ptr<client::WatchCall> call_;
+  absl::Notification done_;
+  std::thread watchdog_;
+};
+
+void Put(const client::StoreClient& client, const std::vector<std::string>& ids,
+         const std::string& language = "id") {
+  v1::PutArticlesRequest put;
+  for (const std::string& id : ids) {
+    v1::StoredArticle* stored = put.add_articles();
+    *stored = MakeArticle(id);
+    stored->mutable_labels()->mutable_language()->set_code(language);
+  }
+  absl::StatusOr<v1::PutArticlesResponse> response = client.PutArticles(put);
+  ASSERT_TRUE(response.ok()) << response.status();
+}
+
+TEST_F(StoreServiceTest, WatchPushesArrivalsAndResumesFromACursor) {
+  Put(*client_, {"before"});
+  std::string cursor;
+  {
+    WatchReader watch(*client_, v1::WatchArticlesRequest());
+    // The first message only says where the stream starts: after "before".
+    absl::StatusOr<v1::WatchArticlesResponse> start = watch.Next();
+    ASSERT_TRUE(start.ok()) << start.status();
+    EXPECT_FALSE(start->has_article());
+    EXPECT_FALSE(start->cursor().empty());
+    Put(*client_, {"a", "b"});
+    Put(*client_, {"a", "c"});  // "a" is a duplicate: not pushed again
+    EXPECT_THAT(watch.NextIds(3, &cursor), ElementsAre("a", "b", "c"));
+  }
+  // Stored while nobody watched: a watch from the cursor gets exactly those.
+  Put(*client_, {"d", "e"});
+  v1::WatchArticlesRequest resume;
+  resume.set_cursor(cursor);
+  WatchReader watch(*client_, resume);
+  absl::StatusOr<v1::WatchArticlesResponse> start = watch.Next();
+  ASSERT_TRUE(start.ok()) << start.status();
+  EXPECT_EQ(start->cursor(), cursor);
+  EXPECT_THAT(watch.NextIds(2, &cursor), ElementsAre("d", "e"));
+  Put(*client_, {"f"});
+  EXPECT_THAT(watch.NextIds(1, &cursor), ElementsAre("f"));
+}
+
+TEST_F(StoreServiceTest, WatchPushesOnlyMatchingArticles) {
+  v1::WatchArticlesRequest request;
+  request.mutable_filter()->set_language("en");
+  WatchReader watch(*client_, request);
+  ASSERT_TRUE(watch.Next().ok());
+  Put(*client_, {"id1", "id2"}, "id");
+  Put(*client_, {"en1"}, "en");
+  Put(*client_, {"id3"}, "id");
+  Put(*client_, {"en2"}, "en");
+  std::string cursor;
+  EXPECT_THAT(watch.NextIds(2, &cursor), ElementsAre("en1", "en2"));
+}
+
+TEST_F(StoreServiceTest, WatchDeliversLargeBacklogsInOrder) {
+  // More than one read batch: the stream buffers a batch at a time.
+  std::vector<std::string> ids;
+  for (int i = 0; i < 250; ++i) ids.push_back(absl::StrCat("n", 1000 + i));
+  v1::WatchArticlesRequest request;
+  request.set_cursor("0");  // from the very beginning
+  Put(*client_, ids);
+  WatchReader watch(*client_, request);
+  ASSERT_TRUE(watch.Next().ok());
+  std::string cursor;
+  EXPECT_EQ(watch.NextIds(250, &cursor), ids);
+}
+
+TEST_F(StoreServiceTest, WatchRefusesBadCursorsAndTextFilters) {
+  v1::WatchArticlesRequest request;
+  request.set_cursor("yesterday");
+  absl::StatusOr<v1::WatchArticlesResponse> message =
+      WatchReader(*client_, request).Next();
+  EXPECT_EQ(message.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(message.status().message(), HasSubstr("cursor"));
+  request.set_cursor("");
+  request.mutable_filter()->set_text("banjir");
+  message = WatchReader(*client_, request).Next();
+  EXPECT_EQ(message.status().code(), absl::StatusCode::kInvalidArgument);
+  request.mutable_filter()->set_text("");
+  request.mutable_filter()->set_min_topic_confidence(2);
+  message = WatchReader(*client_, request).Next();
+  EXPECT_EQ(message.status().code(), absl::StatusCode::kInvalidArgument);
+}
+
+TEST_F(StoreServiceTest, AnOpenWatchDoesNotHoldUpShutdown) {
+  WatchReader watch(*client_, v1::WatchArticlesRequest());
+  ASSERT_TRUE(watch.Next().ok());
+  const absl::Time start = absl::Now();
+  runner_->Shutdown();
+  runner_.reset();  // waits for in-flight calls, up to shutdown_grace (1s)
+  EXPECT_LT(absl::Now() - start, absl::Seconds(5));
+  absl::StatusOr<v1::WatchArticlesResponse> end = watch.Next();
+  EXPECT_FALSE(end.ok());
+  // Clients reconnect on these.
+  EXPECT_TRUE(end.status().code() == absl::StatusCode::kUnavailable ||
+              end.status().code() == absl::StatusCode::kCancelled)
+      << end.status();
+}
+
+TEST_F(StoreServiceTest, QueryAndCountCarryTextSortAndGrouping) {
+  v1::PutArticlesRequest put;
+  *put.add_articles() = MakeArticle("a1");
+  put.mutable_articles(0)->mutable_article()->set_title("Banjir di Jakarta");
+  *put.add_articles() = MakeArticle("a2");
+  ASSERT_TRUE(client_->PutArticles(put).ok());
+  v1::QueryArticlesRequest query;
+  query.mutable_filter()->set_text("jakarta");
+  absl::StatusOr<v1::QueryArticlesResponse> page =
+      client_->QueryArticles(query);
+  ASSERT_TRUE(page.ok()) << page.status();
+  ASSERT_EQ(page->articles_size(), 1);
+  ASSERT_EQ(page->matches_size(), 1);
+  EXPECT_THAT(page->matches(0).snippet(), HasSubstr("[Jakarta]"));
+  query.mutable_filter()->set_text("\"jakarta");
+  EXPECT_EQ(client_->QueryArticles(query).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  query.mutable_filter()->set_text("");
+  query.set_sort(v1::QUERY_SORT_RELEVANCE);
+  EXPECT_EQ(client_->QueryArticles(query).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  v1::CountArticlesRequest count;
+  count.set_group_by(v1::COUNT_DIMENSION_SOURCE);
+  absl::StatusOr<v1::CountArticlesResponse> counts =
+      client_->CountArticles(count);
+  ASSERT_TRUE(counts.ok()) << counts.status();
+  ASSERT_EQ(counts->groups_size(), 1);
+  EXPECT_EQ(counts->groups(0).label(), "antara");
+  EXPECT_EQ(counts->groups(0).count(), 2);
 }
 
 }  // namespace
