@@ -78,6 +78,7 @@ client::ClientOptions ClientFor(const std::string& address,
   client::ClientOptions options;
   options.address = address;
   options.timeout = services.timeout;
+  options.request_id = services.request_id;
   return options;
 }
 
@@ -103,7 +104,8 @@ absl::Status CheckConfidence(absl::string_view flag, double value) {
 
 const std::vector<const char*>& GlobalFlags() {
   static const auto* const flags =
-      new std::vector<const char*>{"ingest", "store", "classifier", "timeout"};
+      new std::vector<const char*>{"ingest", "store", "classifier", "timeout",
+                                   "request_id"};
   return *flags;
 }
 

@@ -70,6 +70,9 @@ struct ServiceOptions {
   std::string store_address = client::kDefaultStoreAddress;
   std::string classifier_address = client::kDefaultClassifierAddress;
   absl::Duration timeout = absl::Seconds(30);
+  // Sent as x-request-id on every call, so the services' logs about this
+  // command can be found.
+  std::string request_id;
 };
 
 // Filter flags, as typed. Empty strings and zero confidences do not filter.

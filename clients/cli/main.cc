@@ -13,7 +13,8 @@
 //
 // Filters: --language --topic --source --published_after --published_before
 // --ingested_after --ingested_before --min_language_confidence
-// --min_topic_confidence. Global: --ingest --store --classifier --timeout.
+// --min_topic_confidence. Global: --ingest --store --classifier --timeout
+// --request_id.
 // Every flag may come from the environment as KABAR_<FLAG>. `kabar --help`
 // and `kabar COMMAND --help` describe the rest.
 #include <unistd.h>
@@ -27,6 +28,7 @@
 #include "absl/time/time.h"
 #include "clients/cli/commands.h"
 #include "services/common/flags.h"
+#include "services/common/logging.h"
 
 ABSL_FLAG(std::string, ingest, kabar::client::kDefaultIngestAddress,
           "Address of the ingest service.");
@@ -36,6 +38,9 @@ ABSL_FLAG(std::string, classifier, kabar::client::kDefaultClassifierAddress,
           "Address of the classify service.");
 ABSL_FLAG(absl::Duration, timeout, absl::Seconds(30),
           "Deadline of each unary call, e.g. 5s.");
+ABSL_FLAG(std::string, request_id, "",
+          "Request id sent as x-request-id metadata and logged by the services "
+          "(default: a random one per command).");
 ABSL_FLAG(int, window, 256, "Most articles sent and not yet acknowledged.");
 ABSL_FLAG(int64_t, max_line_bytes, int64_t{8} << 20,
           "Longest JSON line, and largest text file, accepted.");
@@ -103,6 +108,16 @@ int Run(const std::string& command, const std::vector<std::string>& args) {
   services.store_address = absl::GetFlag(FLAGS_store);
   services.classifier_address = absl::GetFlag(FLAGS_classifier);
   services.timeout = absl::GetFlag(FLAGS_timeout);
+  services.request_id = absl::GetFlag(FLAGS_request_id);
+  if (services.request_id.empty()) {
+    services.request_id = kabar::common::NewRequestId();
+  } else if (kabar::common::SanitizeRequestId(services.request_id).empty()) {
+    return Usage(command,
+                 "--request_id must be 1 to 128 printable characters without spaces, "
+                 "quotes or backslashes");
+  }
+  // Also for calls made without ServiceOptions (kabar health).
+  kabar::common::ScopedRequestId request_scope(services.request_id);
   const absl::StatusOr<cli::OutputFormat> format =
       cli::ParseOutputFormat(absl::GetFlag(FLAGS_format));
   if (!format.ok())

@@ -7,15 +7,25 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "services/common/logging.h"
 #include "services/common/status_util.h"
-#include "grpc/health/v1/health.grpc.pb.h"
 
 namespace kabar::client {
 namespace {
 
-std::unique_ptr<grpc::ClientContext> NewContext(absl::Duration timeout) {
+// A context carrying the request id; with a deadline unless `timeout` is
+// infinite (streams).
+std::unique_ptr<grpc::ClientContext> NewContext(const ClientOptions& options,
+                                                absl::Duration timeout) {
   auto context = std::make_unique<grpc::ClientContext>();
-  context->set_deadline(absl::ToChronoTime(absl::Now() + timeout));
+  if (timeout != absl::InfiniteDuration()) {
+    context->set_deadline(absl::ToChronoTime(absl::Now() + timeout));
+  }
+  const std::string& request_id =
+      options.request_id.empty() ? common::CurrentRequestId() : options.request_id;
+  if (!request_id.empty()) {
+    context->AddMetadata(common::kRequestIdMetadataKey, request_id);
+  }
   return context;
 }
 
@@ -23,7 +33,7 @@ std::unique_ptr<grpc::ClientContext> NewContext(absl::Duration timeout) {
 template <typename Response, typename Call>
 absl::StatusOr<Response> Unary(const ClientOptions& options,
                                const std::string& peer, Call call) {
-  std::unique_ptr<grpc::ClientContext> context = NewContext(options.timeout);
+  std::unique_ptr<grpc::ClientContext> context = NewContext(options, options.timeout);
   Response response;
   const grpc::Status status = call(context.get(), &response);
   if (!status.ok()) return common::FromGrpcStatus(status, peer);
@@ -49,6 +59,9 @@ std::shared_ptr<grpc::Channel> MakeChannel(const ClientOptions& options) {
   arguments.SetInt(GRPC_ARG_KEEPALIVE_TIME_MS, 30 * 1000);
   arguments.SetInt(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, 10 * 1000);
   arguments.SetInt(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 0);
+  // After an outage, try to reconnect at least every 5 s (gRPC's default
+  // backoff grows to 2 minutes), so a peer that is back is used soon.
+  arguments.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 5 * 1000);
   return grpc::CreateCustomChannel(options.address,
                                    grpc::InsecureChannelCredentials(), arguments);
 }
@@ -57,18 +70,25 @@ absl::Status CheckHealth(const std::string& address, const std::string& service,
                          absl::Duration timeout) {
   ClientOptions options;
   options.address = address;
-  auto stub = grpc::health::v1::Health::NewStub(MakeChannel(options));
+  options.timeout = timeout;
+  return HealthClient(options).Check(service);
+}
+
+HealthClient::HealthClient(const ClientOptions& options)
+    : options_(options), stub_(grpc::health::v1::Health::NewStub(MakeChannel(options))) {}
+
+absl::Status HealthClient::Check(const std::string& service) const {
   grpc::health::v1::HealthCheckRequest request;
   request.set_service(service);
   grpc::health::v1::HealthCheckResponse response;
-  std::unique_ptr<grpc::ClientContext> context = NewContext(timeout);
-  const grpc::Status status = stub->Check(context.get(), request, &response);
+  std::unique_ptr<grpc::ClientContext> context = NewContext(options_, options_.timeout);
+  const grpc::Status status = stub_->Check(context.get(), request, &response);
   if (!status.ok()) {
     return absl::UnavailableError(absl::StrCat(
-        address, " is not answering health checks: ", status.error_message()));
+        options_.address, " is not answering health checks: ", status.error_message()));
   }
   if (response.status() != grpc::health::v1::HealthCheckResponse::SERVING) {
-    return absl::UnavailableError(absl::StrCat(address, " is not serving"));
+    return absl::UnavailableError(absl::StrCat(options_.address, " is not serving"));
   }
   return absl::OkStatus();
 }
@@ -181,7 +201,7 @@ absl::StatusOr<v1::IngestAck> IngestClient::IngestArticle(
 }
 
 std::unique_ptr<IngestStreamCall> IngestClient::OpenStream() const {
-  auto context = std::make_unique<grpc::ClientContext>();
+  auto context = NewContext(options_, absl::InfiniteDuration());
   auto stream = stub_->IngestStream(context.get());
   return std::make_unique<IngestStreamCall>(std::move(context), std::move(stream),
                                             peer_);

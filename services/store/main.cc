@@ -17,6 +17,11 @@
 //                          none.
 //   --shutdown_grace=DUR   Time in-flight calls get on SIGTERM. Default 10s.
 //   --threads=N            Database worker threads; 0 = one per core.
+//   --health_check_interval=DUR  How often the database is checked; while
+//                          it does not answer the store reports NOT_SERVING.
+//                          Default 2s.
+//   --metrics_listen, --metrics_port_file, --log_level, --log_format,
+//   --max_message_bytes    As for every service (services/common/server_flags.h).
 // Every flag can also be set as KABAR_<FLAG> in the environment (KABAR_DB).
 #include <memory>
 #include <string>
@@ -24,8 +29,10 @@
 #include "absl/flags/flag.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
+#include "services/common/dependency_monitor.h"
 #include "services/common/flags.h"
 #include "services/common/logging.h"
+#include "services/common/server_flags.h"
 #include "services/common/server_runner.h"
 #include "services/store/article_store.h"
 #include "services/store/store_service.h"
@@ -38,13 +45,23 @@ ABSL_FLAG(std::string, port_file, "", "Write the bound port to this file");
 ABSL_FLAG(absl::Duration, shutdown_grace, absl::Seconds(10),
           "Time in-flight calls get to finish on SIGTERM");
 ABSL_FLAG(int, threads, 0, "Database worker threads (0: one per core)");
+ABSL_FLAG(absl::Duration, health_check_interval, absl::Seconds(2),
+          "How often the database is checked; while it does not answer, the store "
+          "reports NOT_SERVING");
 
 int main(int argc, char** argv) {
   kabar::common::ParseFlags(argc, argv,
                             "kabar-store: stores and queries labeled articles");
-  if (absl::GetFlag(FLAGS_threads) < 0) {
-    kabar::common::LogError("kabar-store: --threads must be >= 0");
+  if (absl::GetFlag(FLAGS_threads) < 0 ||
+      absl::GetFlag(FLAGS_health_check_interval) <= absl::ZeroDuration()) {
+    kabar::common::LogError(
+        "kabar-store: --threads must be >= 0 and --health_check_interval > 0");
     return 1;
+  }
+  kabar::common::ServerOptions server_options;
+  if (absl::Status applied = kabar::common::ApplyServerFlags(&server_options); !applied.ok()) {
+    kabar::common::LogError(absl::StrCat("kabar-store: ", applied.message()));
+    return 2;
   }
 
   auto store = kabar::store::OpenArticleStore(absl::GetFlag(FLAGS_db));
@@ -56,15 +73,22 @@ int main(int argc, char** argv) {
   kabar::store::StoreServiceImpl service(store->get(),
                                          {absl::GetFlag(FLAGS_threads)});
 
-  auto runner = kabar::common::ServerRunner::Start(
-      {absl::GetFlag(FLAGS_listen), absl::GetFlag(FLAGS_port_file),
-       "kabar.v1.StoreService", absl::GetFlag(FLAGS_shutdown_grace)},
-      {&service});
+  server_options.listen = absl::GetFlag(FLAGS_listen);
+  server_options.port_file = absl::GetFlag(FLAGS_port_file);
+  server_options.health_service_name = "kabar.v1.StoreService";
+  server_options.shutdown_grace = absl::GetFlag(FLAGS_shutdown_grace);
+  auto runner = kabar::common::ServerRunner::Start(server_options, {&service});
   if (!runner.ok()) {
     kabar::common::LogError(
         absl::StrCat("kabar-store: ", runner.status().message()));
     return 1;
   }
+  kabar::common::ServerRunner* serving = runner->get();
+  kabar::store::ArticleStore* database = store->get();
+  kabar::common::DependencyMonitor dependencies(
+      {{"database", [database] { return database->CheckHealth(); }}},
+      absl::GetFlag(FLAGS_health_check_interval),
+      [serving](bool all_up) { serving->SetServing(all_up); });
   (*runner)->WaitForTermination();
   return 0;
 }

@@ -79,6 +79,8 @@ class PostgresArticleStore final : public ArticleStore {
   absl::StatusOr<std::vector<v1::PutOutcome>> Put(
       const std::vector<v1::StoredArticle>& articles) override;
   absl::StatusOr<v1::StoredArticle> Get(const std::string& id) override;
+  // SELECT 1 on a pooled connection.
+  absl::Status CheckHealth() override;
   absl::StatusOr<v1::QueryArticlesResponse> Query(
       const v1::ArticleFilter& filter, int page_size,
       const std::string& page_token) override;
