@@ -79,6 +79,7 @@ client::ClientOptions ClientFor(const std::string& address,
   options.address = address;
   options.timeout = services.timeout;
   options.request_id = services.request_id;
+  options.max_message_bytes = services.max_message_bytes;
   return options;
 }
 
@@ -105,7 +106,7 @@ absl::Status CheckConfidence(absl::string_view flag, double value) {
 const std::vector<const char*>& GlobalFlags() {
   static const auto* const flags =
       new std::vector<const char*>{"ingest", "store", "classifier", "timeout",
-                                   "request_id"};
+                                   "request_id", "max_message_bytes"};
   return *flags;
 }
 

@@ -70,6 +70,8 @@ struct ServiceOptions {
   std::string store_address = client::kDefaultStoreAddress;
   std::string classifier_address = client::kDefaultClassifierAddress;
   absl::Duration timeout = absl::Seconds(30);
+  // Largest gRPC message sent or received.
+  int max_message_bytes = 64 << 20;
   // Sent as x-request-id on every call, so the services' logs about this
   // command can be found.
   std::string request_id;

@@ -14,7 +14,7 @@
 // Filters: --language --topic --source --published_after --published_before
 // --ingested_after --ingested_before --min_language_confidence
 // --min_topic_confidence. Global: --ingest --store --classifier --timeout
-// --request_id.
+// --request_id --max_message_bytes.
 // Every flag may come from the environment as KABAR_<FLAG>. `kabar --help`
 // and `kabar COMMAND --help` describe the rest.
 #include <unistd.h>
@@ -41,6 +41,8 @@ ABSL_FLAG(absl::Duration, timeout, absl::Seconds(30),
 ABSL_FLAG(std::string, request_id, "",
           "Request id sent as x-request-id metadata and logged by the services "
           "(default: a random one per command).");
+ABSL_FLAG(int, max_message_bytes, 64 << 20,
+          "Largest gRPC message sent or received (match the services' flag).");
 ABSL_FLAG(int, window, 256, "Most articles sent and not yet acknowledged.");
 ABSL_FLAG(int64_t, max_line_bytes, int64_t{8} << 20,
           "Longest JSON line, and largest text file, accepted.");
@@ -109,6 +111,10 @@ int Run(const std::string& command, const std::vector<std::string>& args) {
   services.classifier_address = absl::GetFlag(FLAGS_classifier);
   services.timeout = absl::GetFlag(FLAGS_timeout);
   services.request_id = absl::GetFlag(FLAGS_request_id);
+  services.max_message_bytes = absl::GetFlag(FLAGS_max_message_bytes);
+  if (services.max_message_bytes < 1024) {
+    return Usage(command, "--max_message_bytes must be at least 1024");
+  }
   if (services.request_id.empty()) {
     services.request_id = kabar::common::NewRequestId();
   } else if (kabar::common::SanitizeRequestId(services.request_id).empty()) {

@@ -38,7 +38,7 @@ struct ClientOptions {
   // Sent as x-request-id metadata on every call, so the services' log lines
   // about the call carry it. "" = the calling thread's current request id
   // (common::ScopedRequestId), if any.
-  std::string request_id;
+  std::string request_id = "";
 };
 
 // A channel to `options.address`. Connection happens lazily on first call.

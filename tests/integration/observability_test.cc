@@ -21,6 +21,7 @@
 #include "clients/cpp/clients.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "services/store/testing/postgres_test_database.h"
 #include "tests/util/service_process.h"
 
 namespace kabar {
@@ -322,6 +323,40 @@ TEST_F(ObservabilityTest, StreamsBeyondThePerClientLimitAreRefused) {
   }
   EXPECT_TRUE(answered) << third_status;
   EXPECT_TRUE(third_status.ok()) << third_status;
+}
+
+TEST_F(ObservabilityTest, StoreIsNotServingWhilePostgresRefusesItsConnections) {
+  if (store::PostgresTestDatabase::ServerUrl().empty()) {
+    GTEST_SKIP() << store::PostgresTestDatabase::SkipMessage();
+  }
+  auto database = store::PostgresTestDatabase::Create();
+  ASSERT_TRUE(database.ok()) << database.status();
+  // Statements about the store's database run from another one.
+  auto admin = store::PostgresTestDatabase::Create();
+  ASSERT_TRUE(admin.ok()) << admin.status();
+  dir_ = MakeTempDir("observability-pg");
+  store_ = Service{"kabar-store",
+                   {"--db=" + (*database)->url(), "--health_check_interval=200ms"},
+                   "kabar.v1.StoreService",
+                   dir_ + "/store"};
+  store_.Start();
+  const std::string service = "kabar.v1.StoreService";
+  EXPECT_TRUE(AwaitHealth(store_.address(), service, true, absl::Seconds(10)));
+
+  const std::string name = (*database)->name();
+  ASSERT_TRUE((*admin)
+                  ->Query("ALTER DATABASE " + name +
+                          " ALLOW_CONNECTIONS false; SELECT pg_terminate_backend(pid) FROM "
+                          "pg_stat_activity WHERE datname = '" + name + "'")
+                  .ok());
+  EXPECT_TRUE(AwaitHealth(store_.address(), service, false, absl::Seconds(15)))
+      << store_.log();
+  EXPECT_TRUE(client::CheckHealth(store_.address(), "", absl::Seconds(2)).ok());
+  EXPECT_THAT(store_.log(), HasSubstr("dependency=database"));
+
+  ASSERT_TRUE((*admin)->Query("ALTER DATABASE " + name + " ALLOW_CONNECTIONS true").ok());
+  EXPECT_TRUE(AwaitHealth(store_.address(), service, true, absl::Seconds(15)))
+      << store_.log();
 }
 
 }  // namespace
