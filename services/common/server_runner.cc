@@ -116,7 +116,7 @@ absl::StatusOr<std::unique_ptr<ServerRunner>> ServerRunner::Start(
   if (grpc::HealthCheckServiceInterface* health = runner->server_->GetHealthCheckService()) {
     health->SetServingStatus("", true);
   }
-  runner->SetServing(true);
+  runner->SetServing(options.serving_at_start);
   if (!options.port_file.empty()) {
     absl::Status written = WritePortFile(options.port_file, port);
     if (!written.ok()) return written;

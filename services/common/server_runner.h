@@ -36,6 +36,10 @@ struct ServerOptions {
   absl::Duration shutdown_grace = absl::Seconds(10);
   // Largest request or response message accepted.
   int max_message_bytes = 64 << 20;
+  // Whether health_service_name is SERVING as soon as the server starts.
+  // False for a service whose dependency checks call SetServing(true) once
+  // they pass, so it is never reported ready before they ran.
+  bool serving_at_start = true;
   // HOST:PORT of the Prometheus /metrics endpoint; "" = none. Port 0 picks
   // a free port, written to metrics_port_file when that is set.
   std::string metrics_listen;

@@ -97,6 +97,7 @@ int main(int argc, char** argv) {
   server_options.port_file = absl::GetFlag(FLAGS_port_file);
   server_options.health_service_name = "kabar.v1.IngestService";
   server_options.shutdown_grace = absl::GetFlag(FLAGS_shutdown_grace);
+  server_options.serving_at_start = false;  // until the first dependency check
   auto runner = kabar::common::ServerRunner::Start(server_options, {&service});
   if (!runner.ok()) {
     std::fprintf(stderr, "kabar-ingest: %s\n", std::string(runner.status().message()).c_str());
