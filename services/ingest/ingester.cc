@@ -265,9 +265,6 @@ auto Ingester::WithRetries(int max_attempts, Call call) -> decltype(call()) {
 
 absl::StatusOr<std::vector<v1::IngestAck>> Ingester::ForwardOnce(
     const std::vector<Pending>& batch, int max_attempts) {
-  // The classify and store calls carry the request id, and so do the log
-  // lines about them (retries, failures).
-  common::ScopedRequestId scope(BatchRequestId(batch));
   v1::ClassifyBatchRequest classify_request;
   classify_request.set_top_k_topics(options_.top_k_topics);
   for (const Pending& pending : batch) {
@@ -322,6 +319,9 @@ absl::StatusOr<std::vector<v1::IngestAck>> Ingester::ForwardOnce(
 }
 
 void Ingester::ProcessBatch(std::vector<Pending> batch) {
+  // The classify and store calls carry the request id (clients.h reads it
+  // from the thread), and so do the log lines about them.
+  common::ScopedRequestId scope(BatchRequestId(batch));
   absl::StatusOr<std::vector<v1::IngestAck>> acks =
       ForwardOnce(batch, options_.max_attempts);
   while (!acks.ok()) {
@@ -332,7 +332,6 @@ void Ingester::ProcessBatch(std::vector<Pending> batch) {
     if (!IsTransient(acks.status().code())) {
       // Not something a retry fixes (e.g. the store rejects the batch): the
       // articles cannot be stored; drop them from the spool.
-      common::ScopedRequestId scope(BatchRequestId(batch));
       common::LogError(absl::StrCat("dropping ", batch.size(),
                                     " spooled articles: ", acks.status().message()));
       break;
