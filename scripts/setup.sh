@@ -13,7 +13,7 @@ KABAR_PACKAGES=(
   build-essential cmake pkg-config git ca-certificates
   protobuf-compiler protobuf-compiler-grpc libprotobuf-dev libgrpc++-dev
   libabsl-dev libfasttext-dev libsqlite3-dev libssl-dev nlohmann-json3-dev
-  libgtest-dev libgmock-dev libpq-dev
+  libgtest-dev libgmock-dev libpq-dev libcpp-httplib-dev
 )
 # Only the tests need these: a throwaway PostgreSQL server (see postgres.sh),
 # the compose file checks, and openssl for deploy/gen-dev-certs.sh (the TLS

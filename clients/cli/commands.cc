@@ -82,6 +82,8 @@ client::ClientOptions ClientFor(const std::string& address,
   options.address = address;
   options.timeout = services.timeout;
   options.security = services.security;
+  options.request_id = services.request_id;
+  options.max_message_bytes = services.max_message_bytes;
   return options;
 }
 
@@ -107,7 +109,8 @@ absl::Status CheckConfidence(absl::string_view flag, double value) {
 
 const std::vector<const char*>& GlobalFlags() {
   static const auto* const flags = new std::vector<const char*>(
-      Concat({"ingest", "store", "classifier", "timeout"},
+      Concat({"ingest", "store", "classifier", "timeout", "request_id",
+              "max_message_bytes"},
              client::ClientSecurityFlagNames()));
   return *flags;
 }

@@ -72,6 +72,11 @@ struct ServiceOptions {
   absl::Duration timeout = absl::Seconds(30);
   // TLS and bearer token for every service.
   client::ClientSecurity security;
+  // Largest gRPC message sent or received.
+  int max_message_bytes = 64 << 20;
+  // Sent as x-request-id on every call, so the services' logs about this
+  // command can be found.
+  std::string request_id;
 };
 
 // Filter flags, as typed. Empty strings and zero confidences do not filter.

@@ -17,9 +17,10 @@
 //
 // Filters: --language --topic --source --published_after --published_before
 // --ingested_after --ingested_before --min_language_confidence
-// --min_topic_confidence. Global: --ingest --store --classifier --timeout,
-// and for secured services --tls_ca --tls_client_cert --tls_client_key
-// --tls_server_name --token (or KABAR_TOKEN) --token_file.
+// --min_topic_confidence. Global: --ingest --store --classifier --timeout
+// --request_id --max_message_bytes, and for secured services --tls_ca
+// --tls_client_cert --tls_client_key --tls_server_name --token (or
+// KABAR_TOKEN) --token_file.
 // Every flag may come from the environment as KABAR_<FLAG>. `kabar --help`
 // and `kabar COMMAND --help` describe the rest.
 #include <unistd.h>
@@ -34,6 +35,7 @@
 #include "clients/cli/commands.h"
 #include "clients/cpp/security_flags.h"
 #include "services/common/flags.h"
+#include "services/common/logging.h"
 
 ABSL_FLAG(std::string, ingest, kabar::client::kDefaultIngestAddress,
           "Address of the ingest service.");
@@ -43,6 +45,11 @@ ABSL_FLAG(std::string, classifier, kabar::client::kDefaultClassifierAddress,
           "Address of the classify service.");
 ABSL_FLAG(absl::Duration, timeout, absl::Seconds(30),
           "Deadline of each unary call, e.g. 5s.");
+ABSL_FLAG(std::string, request_id, "",
+          "Request id sent as x-request-id metadata and logged by the services "
+          "(default: a random one per command).");
+ABSL_FLAG(int, max_message_bytes, 64 << 20,
+          "Largest gRPC message sent or received (match the services' flag).");
 ABSL_FLAG(int, window, 256, "Most articles sent and not yet acknowledged.");
 ABSL_FLAG(double, max_rate, 0,
           "Most articles sent per second, evenly paced; 0 = no limit.");
@@ -132,6 +139,20 @@ int Run(const std::string& command, const std::vector<std::string>& args) {
   if (!security.ok())
     return Usage(command, std::string(security.status().message()));
   services.security = *std::move(security);
+  services.request_id = absl::GetFlag(FLAGS_request_id);
+  services.max_message_bytes = absl::GetFlag(FLAGS_max_message_bytes);
+  if (services.max_message_bytes < 1024) {
+    return Usage(command, "--max_message_bytes must be at least 1024");
+  }
+  if (services.request_id.empty()) {
+    services.request_id = kabar::common::NewRequestId();
+  } else if (kabar::common::SanitizeRequestId(services.request_id).empty()) {
+    return Usage(command,
+                 "--request_id must be 1 to 128 printable characters without spaces, "
+                 "quotes or backslashes");
+  }
+  // Also for calls made without ServiceOptions (kabar health).
+  kabar::common::ScopedRequestId request_scope(services.request_id);
   const absl::StatusOr<cli::OutputFormat> format =
       cli::ParseOutputFormat(absl::GetFlag(FLAGS_format));
   if (!format.ok())

@@ -9,29 +9,31 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "services/common/logging.h"
 #include "services/common/security.h"
 #include "services/common/status_macros.h"
 #include "services/common/status_util.h"
-#include "grpc/health/v1/health.grpc.pb.h"
 
 namespace kabar::client {
 namespace {
 
-// A context carrying the bearer token, if any; no deadline.
-std::unique_ptr<grpc::ClientContext> NewStreamContext(
-    const ClientSecurity& security) {
-  auto context = std::make_unique<grpc::ClientContext>();
-  if (!security.token.empty()) {
-    context->AddMetadata("authorization",
-                         absl::StrCat("Bearer ", security.token));
-  }
-  return context;
-}
-
-std::unique_ptr<grpc::ClientContext> NewContext(const ClientSecurity& security,
+// A context carrying the bearer token, if any, and the request id; with a
+// deadline unless `timeout` is infinite (streams).
+std::unique_ptr<grpc::ClientContext> NewContext(const ClientOptions& options,
                                                 absl::Duration timeout) {
-  std::unique_ptr<grpc::ClientContext> context = NewStreamContext(security);
-  context->set_deadline(absl::ToChronoTime(absl::Now() + timeout));
+  auto context = std::make_unique<grpc::ClientContext>();
+  if (timeout != absl::InfiniteDuration()) {
+    context->set_deadline(absl::ToChronoTime(absl::Now() + timeout));
+  }
+  if (!options.security.token.empty()) {
+    context->AddMetadata("authorization",
+                         absl::StrCat("Bearer ", options.security.token));
+  }
+  const std::string& request_id =
+      options.request_id.empty() ? common::CurrentRequestId() : options.request_id;
+  if (!request_id.empty()) {
+    context->AddMetadata(common::kRequestIdMetadataKey, request_id);
+  }
   return context;
 }
 
@@ -75,8 +77,7 @@ absl::Status ClientStatus(const grpc::Status& status, const std::string& peer,
 template <typename Response, typename Call>
 absl::StatusOr<Response> Unary(const ClientOptions& options,
                                const std::string& peer, Call call) {
-  std::unique_ptr<grpc::ClientContext> context =
-      NewContext(options.security, options.timeout);
+  std::unique_ptr<grpc::ClientContext> context = NewContext(options, options.timeout);
   Response response;
   const grpc::Status status = call(context.get(), &response);
   if (!status.ok()) return ClientStatus(status, peer, options.security);
@@ -150,6 +151,9 @@ std::shared_ptr<grpc::Channel> MakeChannel(const ClientOptions& options) {
   arguments.SetInt(GRPC_ARG_KEEPALIVE_TIME_MS, 30 * 1000);
   arguments.SetInt(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, 10 * 1000);
   arguments.SetInt(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 0);
+  // After an outage, try to reconnect at least every 5 s (gRPC's default
+  // backoff grows to 2 minutes), so a peer that is back is used soon.
+  arguments.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 5 * 1000);
   const ClientSecurity& security = options.security;
   if (!security.tls) {
     return grpc::CreateCustomChannel(
@@ -176,21 +180,25 @@ absl::Status CheckHealth(const std::string& address, const std::string& service,
 
 absl::Status CheckHealth(const ClientOptions& options,
                          const std::string& service) {
-  const std::string& address = options.address;
-  auto stub = grpc::health::v1::Health::NewStub(MakeChannel(options));
+  return HealthClient(options).Check(service);
+}
+
+HealthClient::HealthClient(const ClientOptions& options)
+    : options_(options), stub_(grpc::health::v1::Health::NewStub(MakeChannel(options))) {}
+
+absl::Status HealthClient::Check(const std::string& service) const {
   grpc::health::v1::HealthCheckRequest request;
   request.set_service(service);
   grpc::health::v1::HealthCheckResponse response;
-  std::unique_ptr<grpc::ClientContext> context =
-      NewContext(options.security, options.timeout);
-  const grpc::Status status = stub->Check(context.get(), request, &response);
+  std::unique_ptr<grpc::ClientContext> context = NewContext(options_, options_.timeout);
+  const grpc::Status status = stub_->Check(context.get(), request, &response);
   if (!status.ok()) {
     return absl::UnavailableError(
-        absl::StrCat(address, " is not answering health checks: ",
-                     ClientStatus(status, "", options.security).message()));
+        absl::StrCat(options_.address, " is not answering health checks: ",
+                     ClientStatus(status, "", options_.security).message()));
   }
   if (response.status() != grpc::health::v1::HealthCheckResponse::SERVING) {
-    return absl::UnavailableError(absl::StrCat(address, " is not serving"));
+    return absl::UnavailableError(absl::StrCat(options_.address, " is not serving"));
   }
   return absl::OkStatus();
 }
@@ -285,7 +293,7 @@ void WatchCall::Cancel() { context_->TryCancel(); }
 
 std::unique_ptr<WatchCall> StoreClient::WatchArticles(
     const v1::WatchArticlesRequest& request) const {
-  auto context = std::make_unique<grpc::ClientContext>();
+  auto context = NewContext(options_, absl::InfiniteDuration());
   auto stream = stub_->WatchArticles(context.get(), request);
   return std::make_unique<WatchCall>(std::move(context), std::move(stream),
                                      peer_);
@@ -321,8 +329,7 @@ absl::StatusOr<v1::IngestAck> IngestClient::IngestArticle(
 }
 
 std::unique_ptr<IngestStreamCall> IngestClient::OpenStream() const {
-  std::unique_ptr<grpc::ClientContext> context =
-      NewStreamContext(options_.security);
+  auto context = NewContext(options_, absl::InfiniteDuration());
   auto stream = stub_->IngestStream(context.get());
   return std::make_unique<IngestStreamCall>(
       std::move(context), std::move(stream), peer_, options_.security);

@@ -16,6 +16,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "grpc/health/v1/health.grpc.pb.h"
 #include "kabar/v1/classify_service.grpc.pb.h"
 #include "kabar/v1/ingest_service.grpc.pb.h"
 #include "kabar/v1/store_service.grpc.pb.h"
@@ -72,6 +73,10 @@ struct ClientOptions {
   int max_message_bytes = 64 << 20;
   // TLS, client certificate and bearer token.
   ClientSecurity security;
+  // Sent as x-request-id metadata on every call, so the services' log lines
+  // about the call carry it. "" = the calling thread's current request id
+  // (common::ScopedRequestId), if any.
+  std::string request_id = "";
 };
 
 // A channel to `options.address`. Connection happens lazily on first call.
@@ -85,6 +90,19 @@ absl::Status CheckHealth(const std::string& address, const std::string& service,
 // The same over `options`' channel (TLS, client certificate) and deadline.
 absl::Status CheckHealth(const ClientOptions& options,
                          const std::string& service);
+
+// Asks one server's grpc.health.v1 service, on a channel kept open between
+// checks (for a service that watches its peers).
+class HealthClient final {
+ public:
+  explicit HealthClient(const ClientOptions& options);
+  // As CheckHealth, with the options' timeout.
+  absl::Status Check(const std::string& service) const;
+
+ private:
+  const ClientOptions options_;
+  const std::unique_ptr<grpc::health::v1::Health::Stub> stub_;
+};
 
 class ClassifyClient final {
  public:

@@ -13,6 +13,8 @@
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "services/common/logging.h"
+#include "services/common/metrics.h"
+#include "services/common/rpc_observability.h"
 #include "services/common/status_util.h"
 
 namespace kabar::classify {
@@ -25,6 +27,7 @@ void RunUnary(grpc::CallbackServerContext* context,
               grpc::ServerUnaryReactor* reactor, absl::string_view method,
               const std::function<absl::Status()>& handler) {
   const absl::Time start = absl::Now();
+  common::ScopedRequestId request_id(common::RequestIdOf(*context));
   absl::Status status;
   if (context->deadline() <= std::chrono::system_clock::now()) {
     status = absl::DeadlineExceededError(
@@ -102,6 +105,10 @@ absl::Status ClassifierServiceImpl::DoClassifyBatch(
   if (classifier == nullptr) {
     return absl::FailedPreconditionError("no model is loaded");
   }
+  static common::Histogram& batch_sizes = common::Metrics().GetHistogram(
+      "kabar_classify_batch_size", "Texts per ClassifyBatch call.",
+      {1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024});
+  batch_sizes.Observe(count);
   response->mutable_labels()->Reserve(count);
   for (int i = 0; i < count; ++i) response->add_labels();
   std::vector<absl::Status> failures(count);

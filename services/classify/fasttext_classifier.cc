@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <chrono>
 #include <cstring>
 #include <exception>
 #include <filesystem>
@@ -21,6 +22,7 @@
 #include "services/common/logging.h"
 #include "services/common/sha256.h"
 #include "services/common/status_macros.h"
+#include "services/common/metrics.h"
 #include "services/common/text.h"
 
 namespace kabar::classify {
@@ -283,6 +285,25 @@ FastTextClassifier::FastTextClassifier(Options options,
 
 FastTextClassifier::~FastTextClassifier() = default;
 
+namespace {
+
+// Per-text prediction time of one model: microseconds to milliseconds.
+common::Histogram& ModelSeconds(const char* role) {
+  static const std::vector<double> buckets = {1e-5, 2.5e-5, 5e-5, 1e-4, 2.5e-4, 5e-4,
+                                              1e-3, 2.5e-3, 5e-3, 1e-2, 2.5e-2, 0.1};
+  return common::Metrics().GetHistogram(
+      "kabar_classify_model_seconds",
+      "Time one model took to label one text (normalization included for topics), by "
+      "model role (language, topic).",
+      buckets, {{"model", role}});
+}
+
+double SecondsSince(std::chrono::steady_clock::time_point start) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+}
+
+}  // namespace
+
 absl::StatusOr<v1::Labels> FastTextClassifier::Classify(
     absl::string_view title, absl::string_view body, int top_k_topics) const {
   if (top_k_topics < 0) {
@@ -307,9 +328,13 @@ absl::StatusOr<v1::Labels> FastTextClassifier::Classify(
 
   // Reused per thread: no allocation per call once warm.
   thread_local std::vector<Prediction> predictions;
+  static common::Histogram& language_seconds = ModelSeconds("language");
+  static common::Histogram& topic_seconds = ModelSeconds("topic");
+  auto start = std::chrono::steady_clock::now();
   KABAR_RETURN_IF_ERROR(
       language_->Predict(line, 1 + options_.max_language_alternatives,
                          /*threshold=*/0.0f, &predictions));
+  language_seconds.Observe(SecondsSince(start));
   const std::vector<Prediction>& languages = predictions;
   if (!languages.empty()) {
     const bool sure =
@@ -331,10 +356,12 @@ absl::StatusOr<v1::Labels> FastTextClassifier::Classify(
     }
   }
 
+  start = std::chrono::steady_clock::now();
   KABAR_RETURN_IF_ERROR(topic_->Predict(
       common::NormalizeForTopicModel(line),
       top_k_topics > 0 ? top_k_topics : options_.top_k_topics,
       static_cast<float>(options_.min_topic_confidence), &predictions));
+  topic_seconds.Observe(SecondsSince(start));
   for (const Prediction& topic : predictions) {
     v1::LabelScore& score = *labels.add_topics();
     score.set_label(topic.label);

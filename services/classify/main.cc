@@ -23,6 +23,7 @@
 #include "services/classify/model_registry.h"
 #include "services/common/flags.h"
 #include "services/common/security_flags.h"
+#include "services/common/server_flags.h"
 #include "services/common/server_runner.h"
 #include "services/common/status_macros.h"
 
@@ -64,6 +65,7 @@ absl::Status Run() {
   service_options.num_threads = absl::GetFlag(FLAGS_threads);
   ClassifierServiceImpl service(registry.get(), service_options);
   common::ServerOptions server_options;
+  KABAR_RETURN_IF_ERROR(common::ApplyServerFlags(&server_options));
   server_options.listen = absl::GetFlag(FLAGS_listen);
   server_options.port_file = absl::GetFlag(FLAGS_port_file);
   server_options.health_service_name = kClassifierServiceName;

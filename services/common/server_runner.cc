@@ -18,6 +18,8 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "services/common/logging.h"
+#include "services/common/metrics.h"
+#include "services/common/rpc_observability.h"
 
 namespace kabar::common {
 namespace {
@@ -91,6 +93,22 @@ absl::StatusOr<std::unique_ptr<ServerRunner>> ServerRunner::Start(
   builder.SetMaxReceiveMessageSize(options.max_message_bytes);
   builder.SetMaxSendMessageSize(options.max_message_bytes);
   for (grpc::Service* service : services) builder.RegisterService(service);
+  std::vector<std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>>
+      interceptors;
+  interceptors.push_back(MakeRpcObservabilityInterceptorFactory());
+  builder.experimental().SetInterceptorCreators(std::move(interceptors));
+  // Metrics first: a port that cannot be bound fails before gRPC serves.
+  std::unique_ptr<MetricsServer> metrics;
+  if (!options.metrics_listen.empty()) {
+    absl::StatusOr<std::unique_ptr<MetricsServer>> started =
+        MetricsServer::Start(options.metrics_listen, &Metrics());
+    if (!started.ok()) return started.status();
+    metrics = *std::move(started);
+    if (!options.metrics_port_file.empty()) {
+      absl::Status written = WritePortFile(options.metrics_port_file, metrics->port());
+      if (!written.ok()) return written;
+    }
+  }
   std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
   if (server == nullptr || port == 0) {
     return absl::UnavailableError(
@@ -98,25 +116,42 @@ absl::StatusOr<std::unique_ptr<ServerRunner>> ServerRunner::Start(
                      " (address in use or invalid?)"));
   }
   auto runner = std::unique_ptr<ServerRunner>(
-      new ServerRunner(options, std::move(server), port));
-  runner->SetServing(true);
+      new ServerRunner(options, std::move(server), port, std::move(metrics)));
+  if (grpc::HealthCheckServiceInterface* health = runner->server_->GetHealthCheckService()) {
+    health->SetServingStatus("", true);
+  }
+  runner->SetServing(options.serving_at_start);
   if (!options.port_file.empty()) {
     absl::Status written = WritePortFile(options.port_file, port);
     if (!written.ok()) return written;
   }
-  LogInfo(absl::StrCat(options.health_service_name, " listening on ",
-                       options.listen, " (port ", port, "; ",
-                       DescribeServerSecurity(options.security), ")"));
+  LogInfo("listening", {{"service", options.health_service_name},
+                        {"listen", options.listen},
+                        {"port", absl::StrCat(port)},
+                        {"metrics_port", absl::StrCat(runner->metrics_port())},
+                        {"security", DescribeServerSecurity(options.security)}});
   return runner;
 }
 
 ServerRunner::~ServerRunner() { server_->Shutdown(absl::ToChronoTime(absl::Now())); }
 
+int ServerRunner::metrics_port() const {
+  return metrics_ == nullptr ? 0 : metrics_->port();
+}
+
 void ServerRunner::SetServing(bool serving) {
+  // Under mu_, so a dependency check cannot report SERVING after draining
+  // began.
+  absl::MutexLock lock(&mu_);
   grpc::HealthCheckServiceInterface* health = server_->GetHealthCheckService();
   if (health == nullptr) return;
-  health->SetServingStatus(serving);
-  if (!options_.health_service_name.empty()) {
+  if (draining_) {
+    health->SetServingStatus(false);  // every service, "" included
+    return;
+  }
+  if (options_.health_service_name.empty()) {
+    health->SetServingStatus("", serving);
+  } else {
     health->SetServingStatus(options_.health_service_name, serving);
   }
 }
@@ -139,6 +174,10 @@ void ServerRunner::WaitForTermination(const std::function<void()>& on_reload) {
   }
   LogInfo(absl::StrCat("shutting down, letting in-flight calls finish for up to ",
                        absl::FormatDuration(options_.shutdown_grace)));
+  {
+    absl::MutexLock lock(&mu_);
+    draining_ = true;
+  }
   SetServing(false);
   server_->Shutdown(absl::ToChronoTime(absl::Now() + options_.shutdown_grace));
   server_->Wait();

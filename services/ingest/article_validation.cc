@@ -112,4 +112,14 @@ absl::StatusOr<v1::Article> PrepareArticle(v1::Article article,
   return article;
 }
 
+absl::string_view RejectionReason(const absl::Status& status) {
+  const absl::string_view message = status.message();
+  if (absl::StartsWith(message, "article is ")) return "too_large";
+  if (absl::StartsWith(message, "metadata has ")) return "too_many_metadata";
+  if (absl::StartsWith(message, "id ") || absl::StartsWith(message, "id:")) return "invalid_id";
+  if (absl::StrContains(message, "invalid UTF-8")) return "invalid_utf8";
+  if (message == "body is empty") return "empty_body";
+  return "invalid";
+}
+
 }  // namespace kabar::ingest

@@ -44,6 +44,11 @@ std::string DeriveArticleId(const v1::Article& article);
 absl::StatusOr<v1::Article> PrepareArticle(v1::Article article,
                                            const ValidationOptions& options);
 
+// A short, fixed label for why PrepareArticle rejected an article
+// (too_large, invalid_utf8, too_many_metadata, invalid_id, empty_body,
+// invalid), for metrics: the messages themselves vary without bound.
+absl::string_view RejectionReason(const absl::Status& status);
+
 }  // namespace kabar::ingest
 
 #endif  // KABAR_SERVICES_INGEST_ARTICLE_VALIDATION_H_

@@ -108,5 +108,26 @@ TEST(PrepareArticleTest, RejectsOversizedArticles) {
   EXPECT_TRUE(PrepareArticle(WithBody(std::string(900, 'a')), options).ok());
 }
 
+TEST(RejectionReasonTest, EveryRejectionHasAShortFixedLabel) {
+  ValidationOptions small;
+  small.max_article_bytes = 64;
+  small.max_metadata_entries = 1;
+  const auto reason = [](const v1::Article& article, const ValidationOptions& options) {
+    absl::StatusOr<v1::Article> prepared = PrepareArticle(article, options);
+    EXPECT_FALSE(prepared.ok());
+    return std::string(RejectionReason(prepared.status()));
+  };
+  EXPECT_EQ(reason(WithBody(std::string(100, 'x')), small), "too_large");
+  EXPECT_EQ(reason(WithBody("bad \xff byte"), {}), "invalid_utf8");
+  v1::Article metadata = WithBody("b");
+  (*metadata.mutable_metadata())["a"] = "1";
+  (*metadata.mutable_metadata())["b"] = "2";
+  EXPECT_EQ(reason(metadata, small), "too_many_metadata");
+  v1::Article id = WithBody("b");
+  id.set_id("has space");
+  EXPECT_EQ(reason(id, {}), "invalid_id");
+  EXPECT_EQ(reason(WithBody(" \n\t "), {}), "empty_body");
+}
+
 }  // namespace
 }  // namespace kabar::ingest

@@ -2,9 +2,14 @@
 #include "services/ingest/ingest_service.h"
 
 #include <deque>
+#include <functional>
+#include <utility>
 
 #include "absl/base/thread_annotations.h"
+#include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
+#include "services/common/logging.h"
+#include "services/common/rpc_observability.h"
 #include "services/common/status_util.h"
 
 namespace kabar::ingest {
@@ -21,8 +26,12 @@ namespace {
 class IngestStreamReactor final
     : public grpc::ServerBidiReactor<v1::IngestStreamRequest, v1::IngestAck> {
  public:
-  IngestStreamReactor(Ingester* ingester, int window)
-      : ingester_(ingester), window_(window) {
+  IngestStreamReactor(Ingester* ingester, int window, std::string request_id,
+                      std::function<void()> on_done)
+      : ingester_(ingester),
+        window_(window),
+        request_id_(std::move(request_id)),
+        on_done_(std::move(on_done)) {
     StartRead(&request_);
   }
 
@@ -41,7 +50,8 @@ class IngestStreamReactor final
       ingester_->Submit(request_.sequence(), std::move(*request_.mutable_article()),
                         [this](absl::StatusOr<v1::IngestAck> ack) {
                           OnAck(std::move(ack));
-                        });
+                        },
+                        request_id_);
       request_.Clear();
     }
     Actions actions;
@@ -65,7 +75,10 @@ class IngestStreamReactor final
     Run(actions);
   }
 
-  void OnDone() override { delete this; }
+  void OnDone() override {
+    if (on_done_) on_done_();
+    delete this;
+  }
 
  private:
   // What to do once mu_ is released.
@@ -132,6 +145,8 @@ class IngestStreamReactor final
 
   Ingester* const ingester_;
   const int window_;
+  const std::string request_id_;
+  const std::function<void()> on_done_;
   // Only touched by the read path, which has one operation at a time.
   v1::IngestStreamRequest request_;
 
@@ -147,11 +162,61 @@ class IngestStreamReactor final
   std::deque<v1::IngestAck> outbox_ ABSL_GUARDED_BY(mu_);
 };
 
+// A stream refused before it began.
+class RefusedStreamReactor final
+    : public grpc::ServerBidiReactor<v1::IngestStreamRequest, v1::IngestAck> {
+ public:
+  explicit RefusedStreamReactor(const grpc::Status& status) { Finish(status); }
+  void OnDone() override { delete this; }
+};
+
 }  // namespace
+
+std::string IngestServiceImpl::ClientOf(const std::string& peer) {
+  const size_t colon = peer.rfind(':');
+  // "unix:/path" and other peers without a port are one client each.
+  if (colon == std::string::npos || colon + 1 == peer.size() ||
+      peer.find_first_not_of("0123456789", colon + 1) != std::string::npos ||
+      peer.find(':') == colon) {
+    return peer;
+  }
+  return peer.substr(0, colon);
+}
+
+bool IngestServiceImpl::AcquireStream(const std::string& client) {
+  absl::MutexLock lock(&mu_);
+  int& open = open_streams_[client];
+  if (options_.max_streams_per_client > 0 && open >= options_.max_streams_per_client) {
+    if (open == 0) open_streams_.erase(client);
+    return false;
+  }
+  ++open;
+  return true;
+}
+
+void IngestServiceImpl::ReleaseStream(const std::string& client) {
+  absl::MutexLock lock(&mu_);
+  auto it = open_streams_.find(client);
+  if (it != open_streams_.end() && --it->second <= 0) open_streams_.erase(it);
+}
 
 grpc::ServerBidiReactor<v1::IngestStreamRequest, v1::IngestAck>*
 IngestServiceImpl::IngestStream(grpc::CallbackServerContext* context) {
-  return new IngestStreamReactor(ingester_, options_.max_in_flight_per_stream);
+  const std::string request_id = common::RequestIdOf(*context);
+  const std::string client = ClientOf(context->peer());
+  if (!AcquireStream(client)) {
+    common::ScopedRequestId scope(request_id);
+    common::LogWarning("stream refused: too many open streams",
+                       {{"client", client},
+                        {"limit", absl::StrCat(options_.max_streams_per_client)}});
+    return new RefusedStreamReactor(grpc::Status(
+        grpc::StatusCode::RESOURCE_EXHAUSTED,
+        absl::StrCat("too many concurrent IngestStream calls from ", client, " (limit ",
+                     options_.max_streams_per_client,
+                     ", --max_streams_per_client); finish one or send in one stream")));
+  }
+  return new IngestStreamReactor(ingester_, options_.max_in_flight_per_stream, request_id,
+                                 [this, client] { ReleaseStream(client); });
 }
 
 grpc::ServerUnaryReactor* IngestServiceImpl::IngestArticle(
@@ -166,7 +231,8 @@ grpc::ServerUnaryReactor* IngestServiceImpl::IngestArticle(
                       }
                       *response = *std::move(ack);
                       reactor->Finish(grpc::Status::OK);
-                    });
+                    },
+                    common::RequestIdOf(*context));
   return reactor;
 }
 

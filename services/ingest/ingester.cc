@@ -6,7 +6,10 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/time/clock.h"
 #include "services/common/logging.h"
+#include "services/common/metrics.h"
 
 namespace kabar::ingest {
 namespace {
@@ -31,7 +34,47 @@ absl::Duration Jittered(absl::Duration backoff) {
   return backoff * fraction(random);
 }
 
+void CountArticle(absl::string_view outcome, absl::string_view reason = "") {
+  common::MetricLabels labels = {{"outcome", std::string(outcome)}};
+  if (!reason.empty()) labels.emplace_back("reason", std::string(reason));
+  common::Metrics()
+      .GetCounter("kabar_ingest_articles_total",
+                  "Articles answered, by outcome (accepted, duplicate, rejected) and, for "
+                  "rejections, reason.",
+                  labels)
+      .Increment();
+}
+
+void ObserveCall(absl::string_view peer, absl::Duration elapsed) {
+  common::Metrics()
+      .GetHistogram("kabar_ingest_downstream_seconds",
+                    "Time of each batch's classify or store call, retries included.",
+                    common::LatencyBuckets(), {{"peer", std::string(peer)}})
+      .Observe(absl::ToDoubleSeconds(elapsed));
+}
+
 }  // namespace
+
+std::string Ingester::BatchRequestId(const std::vector<Pending>& batch) {
+  // One request (the usual case: one client streaming): its own id. Several:
+  // a batch id, logged once with the request ids it covers.
+  std::vector<absl::string_view> ids;
+  for (const Pending& pending : batch) {
+    if (pending.request_id.empty()) continue;
+    if (std::find(ids.begin(), ids.end(), pending.request_id) == ids.end()) {
+      ids.push_back(pending.request_id);
+    }
+  }
+  if (ids.size() == 1) return std::string(ids.front());
+  const std::string batch_id = absl::StrCat("batch-", common::NewRequestId());
+  if (!ids.empty() && common::LogEnabled(common::LogLevel::kDebug)) {
+    common::ScopedRequestId scope(batch_id);
+    common::LogDebug("batch of several requests",
+                     {{"articles", absl::StrCat(batch.size())},
+                      {"request_ids", absl::StrJoin(ids, ",")}});
+  }
+  return batch_id;
+}
 
 absl::StatusOr<std::unique_ptr<Ingester>> Ingester::Create(
     const IngesterOptions& options, std::unique_ptr<client::ClassifyClient> classifier,
@@ -50,6 +93,10 @@ Ingester::Ingester(const IngesterOptions& options,
       store_(std::move(store)),
       spool_(std::move(spool)) {
   {
+    absl::MutexLock lock(&alive_->mu);
+    alive_->spool = spool_.get();
+  }
+  {
     absl::MutexLock lock(&mu_);
     for (SpoolRecord& record : spool_->TakeRecovered()) {
       Pending pending;
@@ -63,6 +110,18 @@ Ingester::Ingester(const IngesterOptions& options,
       spooled_.push_back(std::move(pending));
     }
   }
+  // Read at scrape time. The spool outlives nothing the registry keeps, so
+  // the collector reads through a weak flag cleared by the destructor.
+  common::Metrics().AddCollector([alive = alive_] {
+    absl::MutexLock lock(&alive->mu);
+    if (alive->spool == nullptr) return;
+    common::Metrics()
+        .GetGauge("kabar_ingest_spool_records", "Articles spooled and not yet stored.")
+        .Set(static_cast<double>(alive->spool->pending()));
+    common::Metrics()
+        .GetGauge("kabar_ingest_spool_bytes", "Bytes the spool holds on disk.")
+        .Set(static_cast<double>(alive->spool->bytes()));
+  });
   threads_.emplace_back([this] { SpoolLoop(); });
   for (int i = 0; i < std::max(1, options_.workers); ++i) {
     threads_.emplace_back([this] { WorkLoop(); });
@@ -70,6 +129,10 @@ Ingester::Ingester(const IngesterOptions& options,
 }
 
 Ingester::~Ingester() {
+  {
+    absl::MutexLock lock(&alive_->mu);
+    alive_->spool = nullptr;
+  }
   {
     absl::MutexLock lock(&mu_);
     stopping_ = true;
@@ -83,11 +146,19 @@ Ingester::~Ingester() {
   }
 }
 
-void Ingester::Submit(uint64_t sequence, v1::Article article, AckCallback done) {
+void Ingester::Submit(uint64_t sequence, v1::Article article, AckCallback done,
+                      std::string request_id) {
   const std::string client_id = article.id();
   absl::StatusOr<v1::Article> prepared =
       PrepareArticle(std::move(article), options_.validation);
   if (!prepared.ok()) {
+    CountArticle("rejected", RejectionReason(prepared.status()));
+    if (common::LogEnabled(common::LogLevel::kDebug)) {
+      common::ScopedRequestId scope(request_id);
+      common::LogDebug("article rejected",
+                       {{"sequence", absl::StrCat(sequence)},
+                        {"reason", std::string(prepared.status().message())}});
+    }
     v1::IngestAck ack;
     ack.set_sequence(sequence);
     ack.set_id(client_id);
@@ -100,6 +171,7 @@ void Ingester::Submit(uint64_t sequence, v1::Article article, AckCallback done) 
   pending.sequence = sequence;
   pending.article = *std::move(prepared);
   pending.done = std::move(done);
+  pending.request_id = std::move(request_id);
   absl::MutexLock lock(&mu_);
   incoming_.push_back(std::move(pending));
 }
@@ -200,8 +272,10 @@ absl::StatusOr<std::vector<v1::IngestAck>> Ingester::ForwardOnce(
     text->set_title(pending.article.title());
     text->set_body(pending.article.body());
   }
+  const absl::Time classify_start = absl::Now();
   absl::StatusOr<v1::ClassifyBatchResponse> labels = WithRetries(
       max_attempts, [&] { return classifier_->ClassifyBatch(classify_request); });
+  ObserveCall("classify", absl::Now() - classify_start);
   if (!labels.ok()) return labels.status();
   if (labels->labels_size() != static_cast<int>(batch.size())) {
     return absl::InternalError(absl::StrCat(classifier_->peer(), " answered ",
@@ -215,8 +289,10 @@ absl::StatusOr<std::vector<v1::IngestAck>> Ingester::ForwardOnce(
     *stored->mutable_article() = batch[i].article;
     *stored->mutable_labels() = labels->labels(static_cast<int>(i));
   }
+  const absl::Time store_start = absl::Now();
   absl::StatusOr<v1::PutArticlesResponse> put =
       WithRetries(max_attempts, [&] { return store_->PutArticles(put_request); });
+  ObserveCall("store", absl::Now() - store_start);
   if (!put.ok()) return put.status();
   if (put->results_size() != static_cast<int>(batch.size())) {
     return absl::InternalError(absl::StrCat(store_->peer(), " answered ",
@@ -233,14 +309,19 @@ absl::StatusOr<std::vector<v1::IngestAck>> Ingester::ForwardOnce(
     if (put->results(index).outcome() == v1::PUT_OUTCOME_INSERTED) {
       ack.set_status(v1::ACK_STATUS_ACCEPTED);
       *ack.mutable_labels() = labels->labels(index);
+      CountArticle("accepted");
     } else {
       ack.set_status(v1::ACK_STATUS_DUPLICATE);
+      CountArticle("duplicate");
     }
   }
   return acks;
 }
 
 void Ingester::ProcessBatch(std::vector<Pending> batch) {
+  // The classify and store calls carry the request id (clients.h reads it
+  // from the thread), and so do the log lines about them.
+  common::ScopedRequestId scope(BatchRequestId(batch));
   absl::StatusOr<std::vector<v1::IngestAck>> acks =
       ForwardOnce(batch, options_.max_attempts);
   while (!acks.ok()) {

@@ -78,7 +78,10 @@ class Ingester final {
 
   // Validates `article` and queues it. A rejection is reported before
   // Submit returns; other outcomes later, from a worker thread.
-  void Submit(uint64_t sequence, v1::Article article, AckCallback done);
+  // `request_id` (the client's x-request-id) goes with the article to the
+  // classify and store calls and into log lines about its batch.
+  void Submit(uint64_t sequence, v1::Article article, AckCallback done,
+              std::string request_id = "");
 
   // Articles spooled and not yet stored.
   size_t pending() const { return spool_->pending(); }
@@ -89,6 +92,7 @@ class Ingester final {
     v1::Article article;
     AckCallback done;  // null for articles replayed from the spool
     uint64_t spool_id = 0;
+    std::string request_id;
   };
 
   Ingester(const IngesterOptions& options, std::unique_ptr<client::ClassifyClient> classifier,
@@ -101,6 +105,8 @@ class Ingester final {
   // One classify + store round with retries; the acks on success.
   absl::StatusOr<std::vector<v1::IngestAck>> ForwardOnce(const std::vector<Pending>& batch,
                                                          int max_attempts);
+  // The x-request-id of `batch`'s downstream calls.
+  static std::string BatchRequestId(const std::vector<Pending>& batch);
   template <typename Call>
   auto WithRetries(int max_attempts, Call call) -> decltype(call());
   // Sleeps up to `duration`; false when the ingester is stopping.
@@ -110,6 +116,13 @@ class Ingester final {
   const std::unique_ptr<client::ClassifyClient> classifier_;
   const std::unique_ptr<client::StoreClient> store_;
   const std::unique_ptr<Spool> spool_;
+  // What the metrics collector reads the spool through; cleared on
+  // destruction (the collector outlives the ingester).
+  struct Alive {
+    absl::Mutex mu;
+    const Spool* spool ABSL_GUARDED_BY(mu) = nullptr;
+  };
+  const std::shared_ptr<Alive> alive_ = std::make_shared<Alive>();
 
   absl::Mutex mu_;
   std::deque<Pending> incoming_ ABSL_GUARDED_BY(mu_);  // validated, not spooled

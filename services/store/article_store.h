@@ -50,6 +50,11 @@ class ArticleStore {
  public:
   virtual ~ArticleStore() = default;
 
+  // OK when the database answers; UNAVAILABLE (saying why) when it does
+  // not. The store reports NOT_SERVING on its health service meanwhile. An
+  // embedded database is always there.
+  virtual absl::Status CheckHealth() { return absl::OkStatus(); }
+
   // Stores `articles` in one transaction and returns one outcome per
   // article, in order. Idempotent by article.id: an id already stored is
   // PUT_OUTCOME_ALREADY_EXISTS and left unchanged; when an id repeats inside

@@ -722,6 +722,15 @@ absl::StatusOr<T> PostgresArticleStore::WithConnection(Work work) {
   }
 }
 
+absl::Status PostgresArticleStore::CheckHealth() {
+  return WithConnection<bool>([](Connection& connection) -> absl::StatusOr<bool> {
+           KABAR_RETURN_IF_ERROR(
+               connection.Exec("health check failed", "SELECT 1").status());
+           return true;
+         })
+      .status();
+}
+
 absl::StatusOr<std::vector<v1::PutOutcome>> PostgresArticleStore::Put(
     const std::vector<v1::StoredArticle>& articles) {
   for (size_t i = 0; i < articles.size(); ++i) {

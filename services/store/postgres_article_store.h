@@ -85,6 +85,8 @@ class PostgresArticleStore final : public ArticleStore {
   using ArticleStore::Query;
   // As ArticleStore::Query. Snippets come from ts_headline over the indexed
   // part of title and body; relevance is ts_rank.
+  // SELECT 1 on a pooled connection.
+  absl::Status CheckHealth() override;
   absl::StatusOr<v1::QueryArticlesResponse> Query(
       const v1::QueryArticlesRequest& request) override;
   absl::StatusOr<v1::CountArticlesResponse> Count(

@@ -9,10 +9,14 @@
 #include <vector>
 
 #include "absl/status/status.h"
+#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/strip.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "services/common/logging.h"
+#include "services/common/metrics.h"
+#include "services/common/rpc_observability.h"
 #include "services/common/status_macros.h"
 #include "services/common/status_util.h"
 
@@ -47,6 +51,7 @@ grpc::ServerUnaryReactor* RunOnPool(common::ThreadPool& pool,
   // `context` and the request/response `work` points at stay valid until
   // Finish is called.
   pool.Schedule([context, reactor, method, received, work = std::move(work)] {
+    common::ScopedRequestId request_id(common::RequestIdOf(*context));
     absl::Status status;
     if (context->IsCancelled()) {
       status = absl::CancelledError(
@@ -55,7 +60,13 @@ grpc::ServerUnaryReactor* RunOnPool(common::ThreadPool& pool,
       status = absl::DeadlineExceededError(
           absl::StrCat(method, ": deadline passed before it ran"));
     } else {
+      const absl::Time start = absl::Now();
       status = work();
+      common::Metrics()
+          .GetHistogram("kabar_store_db_seconds",
+                        "Time the database took to answer one call, by method.",
+                        common::LatencyBuckets(), {{"method", method}})
+          .Observe(absl::ToDoubleSeconds(absl::Now() - start));
     }
     if (IsServerFault(status)) {
       common::LogWarning(
@@ -66,6 +77,17 @@ grpc::ServerUnaryReactor* RunOnPool(common::ThreadPool& pool,
     reactor->Finish(common::ToGrpcStatus(status));
   });
   return reactor;
+}
+
+// kabar_store_rows_written_total{outcome="inserted"|"already_exists"|...}.
+void CountRow(v1::PutOutcome outcome) {
+  absl::string_view name = v1::PutOutcome_Name(outcome);
+  absl::ConsumePrefix(&name, "PUT_OUTCOME_");
+  common::Metrics()
+      .GetCounter("kabar_store_rows_written_total",
+                  "Articles PutArticles was given, by outcome (inserted: a new row).",
+                  {{"outcome", absl::AsciiStrToLower(name)}})
+      .Increment();
 }
 
 }  // namespace
@@ -313,6 +335,7 @@ grpc::ServerUnaryReactor* StoreServiceImpl::PutArticles(
           v1::PutResult* result = response->add_results();
           result->set_id(articles[i].article().id());
           result->set_outcome(outcomes[i]);
+          CountRow(outcomes[i]);
         }
         put_calls_.fetch_add(1, std::memory_order_relaxed);
         articles_put_.fetch_add(articles.size(), std::memory_order_relaxed);

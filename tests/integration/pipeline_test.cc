@@ -58,11 +58,13 @@ std::unique_ptr<ServiceProcess> StartStore(const std::string& dir, const std::st
   return StartOrDie("kabar-store", {"--db=" + db}, dir, "kabar.v1.StoreService");
 }
 
+// Waits for the ingest service to be SERVING, which it is only once
+// classify and store answer; with `ready` false, only for the process ("").
 std::unique_ptr<ServiceProcess> StartIngest(const std::string& dir,
                                             const std::string& classifier,
-                                            const std::string& store) {
+                                            const std::string& store, bool ready = true) {
   return StartOrDie("kabar-ingest", {"--classifier=" + classifier, "--store=" + store},
-                    dir, "kabar.v1.IngestService");
+                    dir, ready ? "kabar.v1.IngestService" : "");
 }
 
 client::ClientOptions To(const std::string& address) {
@@ -299,8 +301,11 @@ TEST(PipelineFailureTest, MissingStoreIsUnavailableNamingIt) {
   auto classify = StartClassify(dir);
   ASSERT_TRUE(classify);
   const std::string nowhere = absl::StrCat("127.0.0.1:", testing::UnusedPort());
-  auto ingest = StartIngest(dir, classify->address(), nowhere);
+  auto ingest = StartIngest(dir, classify->address(), nowhere, /*ready=*/false);
   ASSERT_TRUE(ingest);
+  const absl::Status health =
+      client::CheckHealth(ingest->address(), "kabar.v1.IngestService", absl::Seconds(5));
+  EXPECT_EQ(health.code(), absl::StatusCode::kUnavailable) << "without a store, not ready";
   absl::StatusOr<v1::IngestAck> ack = client::IngestClient(To(ingest->address()))
                                           .IngestArticle(Article("t", "some body text"));
   ASSERT_FALSE(ack.ok());
@@ -314,7 +319,7 @@ TEST(PipelineFailureTest, MissingClassifierEndsTheStreamUnavailable) {
   auto store = StartStore(dir, dir + "/kabar.db");
   ASSERT_TRUE(store);
   const std::string nowhere = absl::StrCat("127.0.0.1:", testing::UnusedPort());
-  auto ingest = StartIngest(dir, nowhere, store->address());
+  auto ingest = StartIngest(dir, nowhere, store->address(), /*ready=*/false);
   ASSERT_TRUE(ingest);
   auto call = client::IngestClient(To(ingest->address())).OpenStream();
   v1::IngestStreamRequest request;
