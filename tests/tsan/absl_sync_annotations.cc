@@ -22,7 +22,9 @@
 #include <cstdlib>
 #include <string>
 
+#include "absl/synchronization/blocking_counter.h"
 #include "absl/synchronization/mutex.h"
+#include "absl/synchronization/notification.h"
 #include "absl/time/time.h"
 
 // TSan's annotation interface (compiler-rt's tsan_interface.h), weak so
@@ -32,6 +34,12 @@ void __tsan_mutex_pre_lock(void* addr, unsigned flags) __attribute__((weak));
 int __tsan_mutex_post_lock(void* addr, unsigned flags, int recursion) __attribute__((weak));
 int __tsan_mutex_pre_unlock(void* addr, unsigned flags) __attribute__((weak));
 void __tsan_mutex_post_unlock(void* addr, unsigned flags) __attribute__((weak));
+void __tsan_acquire(void* addr) __attribute__((weak));
+void __tsan_release(void* addr) __attribute__((weak));
+void AnnotateIgnoreReadsBegin(const char* file, int line) __attribute__((weak));
+void AnnotateIgnoreReadsEnd(const char* file, int line) __attribute__((weak));
+void AnnotateIgnoreWritesBegin(const char* file, int line) __attribute__((weak));
+void AnnotateIgnoreWritesEnd(const char* file, int line) __attribute__((weak));
 }
 
 namespace {
@@ -54,6 +62,72 @@ void PreUnlock(const void* mu, unsigned flags) {
 void PostUnlock(const void* mu, unsigned flags) {
   if (Annotating()) __tsan_mutex_post_unlock(const_cast<void*>(mu), flags);
 }
+// Happens-before edges for the atomics inside BlockingCounter and
+// Notification, whose fast paths never touch a mutex.
+void Release(const void* addr) {
+  if (__tsan_release != nullptr) __tsan_release(const_cast<void*>(addr));
+}
+void Acquire(const void* addr) {
+  if (__tsan_acquire != nullptr) __tsan_acquire(const_cast<void*>(addr));
+}
+
+// Abseil's members call one another through the dynamic linker, so through
+// the definitions here too (WaitWithTimeout calls WaitWithDeadline, Await
+// may take the lock again, ...). Only the outermost call on a thread tells
+// TSan anything; the nested ones are part of the same operation.
+thread_local int nesting = 0;
+
+// While Abseil's own code runs, TSan does not watch memory accesses. Abseil
+// evaluates a waiter's Condition (kabar code, instrumented) inside Await,
+// LockWhen and Unlock, on the waiter's thread or on the unlocking one, at
+// points these annotations cannot describe; Abseil's own TSan build
+// ignores those evaluations too (EvalConditionIgnored in mutex.cc).
+class IgnoredAccesses {
+ public:
+  IgnoredAccesses() {
+    if (AnnotateIgnoreReadsBegin == nullptr) return;
+    AnnotateIgnoreReadsBegin(__FILE__, __LINE__);
+    AnnotateIgnoreWritesBegin(__FILE__, __LINE__);
+  }
+  ~IgnoredAccesses() {
+    if (AnnotateIgnoreReadsEnd == nullptr) return;
+    AnnotateIgnoreWritesEnd(__FILE__, __LINE__);
+    AnnotateIgnoreReadsEnd(__FILE__, __LINE__);
+  }
+  IgnoredAccesses(const IgnoredAccesses&) = delete;
+  IgnoredAccesses& operator=(const IgnoredAccesses&) = delete;
+};
+
+class Call {
+ public:
+  Call() : outermost_(nesting++ == 0) {}
+  ~Call() { --nesting; }
+  Call(const Call&) = delete;
+  Call& operator=(const Call&) = delete;
+
+  // Calls Abseil's member, see IgnoredAccesses.
+  template <typename Function>
+  auto Real(Function function) const -> decltype(function()) {
+    const IgnoredAccesses ignored;
+    return function();
+  }
+
+  void PreLock(const void* mu, unsigned flags) const {
+    if (outermost_) ::PreLock(mu, flags);
+  }
+  void PostLock(const void* mu, unsigned flags) const {
+    if (outermost_) ::PostLock(mu, flags);
+  }
+  void PreUnlock(const void* mu, unsigned flags) const {
+    if (outermost_) ::PreUnlock(mu, flags);
+  }
+  void PostUnlock(const void* mu, unsigned flags) const {
+    if (outermost_) ::PostUnlock(mu, flags);
+  }
+
+ private:
+  const bool outermost_;
+};
 
 #define KABAR_STRINGIFY_INNER(x) #x
 #define KABAR_STRINGIFY(x) KABAR_STRINGIFY_INNER(x)
@@ -63,7 +137,10 @@ void PostUnlock(const void* mu, unsigned flags) {
 template <typename Function>
 Function Real(const char* mangled) {
   const std::string ns = KABAR_STRINGIFY(ABSL_OPTION_INLINE_NAMESPACE_NAME);
-  const std::string name = "_ZN4absl" + std::to_string(ns.size()) + ns + mangled;
+  // A const member's name starts "_ZNK": pass its suffix with a leading "K".
+  const bool is_const = mangled[0] == 'K';
+  const std::string name = std::string(is_const ? "_ZNK" : "_ZN") + "4absl" +
+                           std::to_string(ns.size()) + ns + (mangled + (is_const ? 1 : 0));
   void* symbol = dlsym(RTLD_NEXT, name.c_str());
   if (symbol == nullptr) {
     std::fprintf(stderr, "absl_sync_annotations: %s not found: %s\n", name.c_str(), dlerror());
@@ -77,6 +154,8 @@ Function Real(const char* mangled) {
   (void)0
 
 using Void = void (*)(const void*);
+using BoolDuration = bool (*)(const void*, absl::Duration);
+using BoolTime = bool (*)(const void*, absl::Time);
 using Bool = bool (*)(const void*);
 using VoidCondition = void (*)(const void*, const absl::Condition&);
 using BoolCondition = bool (*)(const void*, const absl::Condition&);
@@ -93,95 +172,107 @@ ABSL_NAMESPACE_BEGIN
 
 void Mutex::Lock() {
   KABAR_REAL(Void, "5Mutex4LockEv");
-  PreLock(this, 0);
-  real(this);
-  PostLock(this, 0);
+  const Call call;
+  call.PreLock(this, 0);
+  call.Real([&] { real(this); });
+  call.PostLock(this, 0);
 }
 
 void Mutex::Unlock() {
   KABAR_REAL(Void, "5Mutex6UnlockEv");
-  PreUnlock(this, 0);
-  real(this);
-  PostUnlock(this, 0);
+  const Call call;
+  call.PreUnlock(this, 0);
+  call.Real([&] { real(this); });
+  call.PostUnlock(this, 0);
 }
 
 bool Mutex::TryLock() {
   KABAR_REAL(Bool, "5Mutex7TryLockEv");
-  PreLock(this, kTryLock);
-  const bool locked = real(this);
-  PostLock(this, kTryLock | (locked ? 0 : kTryLockFailed));
+  const Call call;
+  call.PreLock(this, kTryLock);
+  const bool locked = call.Real([&] { return real(this); });
+  call.PostLock(this, kTryLock | (locked ? 0 : kTryLockFailed));
   return locked;
 }
 
 void Mutex::ReaderLock() {
   KABAR_REAL(Void, "5Mutex10ReaderLockEv");
-  PreLock(this, kReadLock);
-  real(this);
-  PostLock(this, kReadLock);
+  const Call call;
+  call.PreLock(this, kReadLock);
+  call.Real([&] { real(this); });
+  call.PostLock(this, kReadLock);
 }
 
 void Mutex::ReaderUnlock() {
   KABAR_REAL(Void, "5Mutex12ReaderUnlockEv");
-  PreUnlock(this, kReadLock);
-  real(this);
-  PostUnlock(this, kReadLock);
+  const Call call;
+  call.PreUnlock(this, kReadLock);
+  call.Real([&] { real(this); });
+  call.PostUnlock(this, kReadLock);
 }
 
 bool Mutex::ReaderTryLock() {
   KABAR_REAL(Bool, "5Mutex13ReaderTryLockEv");
-  PreLock(this, kReadLock | kTryLock);
-  const bool locked = real(this);
-  PostLock(this, kReadLock | kTryLock | (locked ? 0 : kTryLockFailed));
+  const Call call;
+  call.PreLock(this, kReadLock | kTryLock);
+  const bool locked = call.Real([&] { return real(this); });
+  call.PostLock(this, kReadLock | kTryLock | (locked ? 0 : kTryLockFailed));
   return locked;
 }
 
 // LockWhen* return with the mutex held whatever their result.
 void Mutex::LockWhen(const Condition& cond) {
   KABAR_REAL(VoidCondition, "5Mutex8LockWhenERKNS0_9ConditionE");
-  PreLock(this, 0);
-  real(this, cond);
-  PostLock(this, 0);
+  const Call call;
+  call.PreLock(this, 0);
+  call.Real([&] { real(this, cond); });
+  call.PostLock(this, 0);
 }
 
 bool Mutex::LockWhenWithTimeout(const Condition& cond, absl::Duration timeout) {
   KABAR_REAL(BoolConditionDuration,
              "5Mutex19LockWhenWithTimeoutERKNS0_9ConditionENS0_8DurationE");
-  PreLock(this, 0);
-  const bool result = real(this, cond, timeout);
-  PostLock(this, 0);
+  const Call call;
+  call.PreLock(this, 0);
+  const bool result = call.Real([&] { return real(this, cond, timeout); });
+  call.PostLock(this, 0);
   return result;
 }
 
 bool Mutex::LockWhenWithDeadline(const Condition& cond, absl::Time deadline) {
   KABAR_REAL(BoolConditionTime, "5Mutex20LockWhenWithDeadlineERKNS0_9ConditionENS0_4TimeE");
-  PreLock(this, 0);
-  const bool result = real(this, cond, deadline);
-  PostLock(this, 0);
+  const Call call;
+  call.PreLock(this, 0);
+  const bool result = call.Real([&] { return real(this, cond, deadline); });
+  call.PostLock(this, 0);
   return result;
 }
 
 void Mutex::ReaderLockWhen(const Condition& cond) {
   KABAR_REAL(VoidCondition, "5Mutex14ReaderLockWhenERKNS0_9ConditionE");
-  PreLock(this, kReadLock);
-  real(this, cond);
-  PostLock(this, kReadLock);
+  const Call call;
+  call.PreLock(this, kReadLock);
+  call.Real([&] { real(this, cond); });
+  call.PostLock(this, kReadLock);
 }
 
 bool Mutex::ReaderLockWhenWithTimeout(const Condition& cond, absl::Duration timeout) {
   KABAR_REAL(BoolConditionDuration,
              "5Mutex25ReaderLockWhenWithTimeoutERKNS0_9ConditionENS0_8DurationE");
-  PreLock(this, kReadLock);
-  const bool result = real(this, cond, timeout);
-  PostLock(this, kReadLock);
+  const Call call;
+  call.PreLock(this, kReadLock);
+  const bool result = call.Real([&] { return real(this, cond, timeout); });
+  call.PostLock(this, kReadLock);
   return result;
 }
 
 bool Mutex::ReaderLockWhenWithDeadline(const Condition& cond, absl::Time deadline) {
   KABAR_REAL(BoolConditionTime,
              "5Mutex26ReaderLockWhenWithDeadlineERKNS0_9ConditionENS0_4TimeE");
-  PreLock(this, kReadLock);
-  const bool result = real(this, cond, deadline);
-  PostLock(this, kReadLock);
+  const Call call;
+  call.PreLock(this, kReadLock);
+  const bool result = call.Real([&] { return real(this, cond, deadline); });
+  call.PostLock(this, kReadLock);
   return result;
 }
 
@@ -189,61 +280,108 @@ bool Mutex::ReaderLockWhenWithDeadline(const Condition& cond, absl::Time deadlin
 // in Abseil's own annotations, the writer mode is assumed.)
 void Mutex::Await(const Condition& cond) {
   KABAR_REAL(VoidCondition, "5Mutex5AwaitERKNS0_9ConditionE");
-  PreUnlock(this, 0);
-  PostUnlock(this, 0);
-  real(this, cond);
-  PreLock(this, 0);
-  PostLock(this, 0);
+  const Call call;
+  call.PreUnlock(this, 0);
+  call.PostUnlock(this, 0);
+  call.Real([&] { real(this, cond); });
+  call.PreLock(this, 0);
+  call.PostLock(this, 0);
 }
 
 bool Mutex::AwaitWithTimeout(const Condition& cond, absl::Duration timeout) {
   KABAR_REAL(BoolConditionDuration, "5Mutex16AwaitWithTimeoutERKNS0_9ConditionENS0_8DurationE");
-  PreUnlock(this, 0);
-  PostUnlock(this, 0);
-  const bool result = real(this, cond, timeout);
-  PreLock(this, 0);
-  PostLock(this, 0);
+  const Call call;
+  call.PreUnlock(this, 0);
+  call.PostUnlock(this, 0);
+  const bool result = call.Real([&] { return real(this, cond, timeout); });
+  call.PreLock(this, 0);
+  call.PostLock(this, 0);
   return result;
 }
 
 bool Mutex::AwaitWithDeadline(const Condition& cond, absl::Time deadline) {
   KABAR_REAL(BoolConditionTime, "5Mutex17AwaitWithDeadlineERKNS0_9ConditionENS0_4TimeE");
-  PreUnlock(this, 0);
-  PostUnlock(this, 0);
-  const bool result = real(this, cond, deadline);
-  PreLock(this, 0);
-  PostLock(this, 0);
+  const Call call;
+  call.PreUnlock(this, 0);
+  call.PostUnlock(this, 0);
+  const bool result = call.Real([&] { return real(this, cond, deadline); });
+  call.PreLock(this, 0);
+  call.PostLock(this, 0);
   return result;
 }
 
 // CondVar::Wait* release `mu` while waiting and hold it again on return.
 void CondVar::Wait(Mutex* mu) {
   KABAR_REAL(VoidMutex, "7CondVar4WaitEPNS0_5MutexE");
-  PreUnlock(mu, 0);
-  PostUnlock(mu, 0);
-  real(this, mu);
-  PreLock(mu, 0);
-  PostLock(mu, 0);
+  const Call call;
+  call.PreUnlock(mu, 0);
+  call.PostUnlock(mu, 0);
+  call.Real([&] { real(this, mu); });
+  call.PreLock(mu, 0);
+  call.PostLock(mu, 0);
 }
 
 bool CondVar::WaitWithTimeout(Mutex* mu, absl::Duration timeout) {
   KABAR_REAL(BoolMutexDuration, "7CondVar15WaitWithTimeoutEPNS0_5MutexENS0_8DurationE");
-  PreUnlock(mu, 0);
-  PostUnlock(mu, 0);
-  const bool result = real(this, mu, timeout);
-  PreLock(mu, 0);
-  PostLock(mu, 0);
+  const Call call;
+  call.PreUnlock(mu, 0);
+  call.PostUnlock(mu, 0);
+  const bool result = call.Real([&] { return real(this, mu, timeout); });
+  call.PreLock(mu, 0);
+  call.PostLock(mu, 0);
   return result;
 }
 
 bool CondVar::WaitWithDeadline(Mutex* mu, absl::Time deadline) {
   KABAR_REAL(BoolMutexTime, "7CondVar16WaitWithDeadlineEPNS0_5MutexENS0_4TimeE");
-  PreUnlock(mu, 0);
-  PostUnlock(mu, 0);
-  const bool result = real(this, mu, deadline);
-  PreLock(mu, 0);
-  PostLock(mu, 0);
+  const Call call;
+  call.PreUnlock(mu, 0);
+  call.PostUnlock(mu, 0);
+  const bool result = call.Real([&] { return real(this, mu, deadline); });
+  call.PreLock(mu, 0);
+  call.PostLock(mu, 0);
   return result;
+}
+
+// Each DecrementCount happens before Wait returns; Notify before every
+// waiter returns, or sees HasBeenNotified() (inline: annotated on the
+// waiting side only when it goes through the calls below).
+bool BlockingCounter::DecrementCount() {
+  KABAR_REAL(Bool, "15BlockingCounter14DecrementCountEv");
+  Release(this);
+  return real(this);
+}
+
+void BlockingCounter::Wait() {
+  KABAR_REAL(Void, "15BlockingCounter4WaitEv");
+  real(this);
+  Acquire(this);
+}
+
+void Notification::Notify() {
+  KABAR_REAL(Void, "12Notification6NotifyEv");
+  Release(this);
+  real(this);
+}
+
+void Notification::WaitForNotification() const {
+  KABAR_REAL(Void, "K12Notification19WaitForNotificationEv");
+  real(this);
+  Acquire(this);
+}
+
+bool Notification::WaitForNotificationWithTimeout(absl::Duration timeout) const {
+  KABAR_REAL(BoolDuration, "K12Notification30WaitForNotificationWithTimeoutENS0_8DurationE");
+  const bool notified = real(this, timeout);
+  if (notified) Acquire(this);
+  return notified;
+}
+
+bool Notification::WaitForNotificationWithDeadline(absl::Time deadline) const {
+  KABAR_REAL(BoolTime, "K12Notification31WaitForNotificationWithDeadlineENS0_4TimeE");
+  const bool notified = real(this, deadline);
+  if (notified) Acquire(this);
+  return notified;
 }
 
 ABSL_NAMESPACE_END
