@@ -23,7 +23,12 @@ TESTS=(
   services/ingest/kabar_ingest_test
   tests/kabar_integration_test
 )
-filter="${1:-*}"
+# PipelineRestartTest stops and restarts idle services with SIGTERM. Under
+# TSan a signal is handled only once the thread it lands on calls into libc
+# through TSan; a thread parked in Abseil's futex wait (uninstrumented)
+# never does, so an idle service may never see its SIGTERM. The restart
+# path runs in the plain and ASan suites.
+filter="${1:-*-PipelineRestartTest.*}"
 
 kabar_install_packages "${KABAR_SANITIZER_PACKAGES[@]}"
 kabar_fetch_models
