@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Builds kabar's libFuzzer targets (tests/fuzz/) with clang into build-fuzz/
+# Builds kabar's libFuzzer targets (tests/fuzz/) with clang into build-asan/
+# (the ASan+UBSan build scripts/sanitize.sh shares, see setup.sh)
 # and runs each one for a fixed time, printing its executions and findings.
 #
 #   scripts/fuzz.sh [--smoke] [--seconds=N] [FUZZER...] [-- LIBFUZZER FLAGS...]
@@ -15,22 +16,19 @@
 # "_fuzzer") and, for the article parser and the text normalizer, from the
 # bad-input corpus tests/data/bad/; tests/fuzz/<name>.dict is used as the
 # dictionary when present. Inputs that found new coverage accumulate in
-# build-fuzz/corpus/<fuzzer>/ (kept between runs, never committed);
+# build-asan/corpus/<fuzzer>/ (kept between runs, never committed);
 # findings (crash-*, leak-*, timeout-*, oom-*) go to
-# build-fuzz/findings/<fuzzer>/ and make the script exit 1. Reproduce one
-# with: build-fuzz/fuzz/<fuzzer> build-fuzz/findings/<fuzzer>/crash-...
+# build-asan/findings/<fuzzer>/ and make the script exit 1. Reproduce one
+# with: build-asan/fuzz/<fuzzer> build-asan/findings/<fuzzer>/crash-...
 #
 # Needs clang-14 and libclang-rt-14-dev (libFuzzer and the sanitizer
 # runtimes), installed here when missing. Debian's gRPC, Abseil and
-# protobuf are GCC builds against libstdc++; clang on Debian links
-# libstdc++ by default, so they link as they are. They are not
-# instrumented: coverage and sanitizers cover kabar's own code.
-# tests/fuzz/README.md describes the targets and a longer run.
+# protobuf are not instrumented: coverage and sanitizers cover kabar's own
+# code. tests/fuzz/README.md describes the targets and a longer run.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/setup.sh"
 
-FUZZ_BUILD="${KABAR_FUZZ_BUILD:-$KABAR_ROOT/build-fuzz}"
-CLANG_VERSION=14
+FUZZ_BUILD="$KABAR_ASAN_BUILD"
 seconds=30
 fuzzers=()
 extra_flags=()
@@ -50,16 +48,8 @@ if ! [[ $seconds =~ ^[0-9]+$ ]] || [ "$seconds" -lt 1 ]; then
   exit 2
 fi
 
-kabar_install_packages "clang-$CLANG_VERSION" "libclang-rt-$CLANG_VERSION-dev"
-
-# Coverage instrumentation and ASan+UBSan for everything compiled here; the
-# fuzzer binaries add libFuzzer's main at link time (-fsanitize=fuzzer).
-sanitize="-fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=undefined"
-cmake -S "$KABAR_ROOT" -B "$FUZZ_BUILD" -DKABAR_FUZZ=ON \
-  -DCMAKE_CXX_COMPILER="clang++-$CLANG_VERSION" \
-  -DCMAKE_BUILD_TYPE=RelWithDebInfo \
-  -DCMAKE_CXX_FLAGS="$sanitize -fno-omit-frame-pointer" \
-  -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O1 -gline-tables-only" >/dev/null
+kabar_install_packages "${KABAR_SANITIZER_PACKAGES[@]}"
+kabar_configure_asan
 cmake --build "$FUZZ_BUILD" -j "$(nproc)" --target kabar_fuzzers
 
 if [ ${#fuzzers[@]} -eq 0 ]; then

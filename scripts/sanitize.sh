@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
-# Builds kabar with AddressSanitizer and UndefinedBehaviorSanitizer (GCC)
+# Builds kabar with AddressSanitizer and UndefinedBehaviorSanitizer (clang)
 # into build-asan/ and runs the unit and integration tests under them. The
 # integration tests start the instrumented service binaries, so the
 # services are checked too, including LeakSanitizer at their exit.
+# build-asan/ is the configuration scripts/fuzz.sh uses as well (see
+# kabar_configure_asan in setup.sh): one compile serves both.
 #
 #   scripts/sanitize.sh [CTEST ARGS...]     e.g. scripts/sanitize.sh -R Pipeline
 #
@@ -16,27 +18,19 @@
 # scripts/sanitizer-suppressions/{lsan,ubsan}.supp with a comment per entry
 # and point LSAN_OPTIONS/UBSAN_OPTIONS' suppressions= at it below.
 #
-# ThreadSanitizer is not run here. TSan needs every library that takes part
-# in synchronization to be instrumented, and Debian's Abseil (libabsl) is
-# not: absl::Mutex, which kabar uses everywhere, then looks unsynchronized
-# to TSan, and it reports races on data that the mutex correctly guards.
-# Doing it soundly means building Abseil (and ideally gRPC) from source with
-# -fsanitize=thread, which Debian packages do not offer.
+# ThreadSanitizer runs separately: scripts/tsan.sh.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/setup.sh"
 
-ASAN_BUILD="${KABAR_ASAN_BUILD:-$KABAR_ROOT/build-asan}"
+ASAN_BUILD="$KABAR_ASAN_BUILD"
 REPORTS="$ASAN_BUILD/sanitizer-reports"
 
-kabar_install_packages
+kabar_install_packages "${KABAR_SANITIZER_PACKAGES[@]}"
 kabar_fetch_models
 
-sanitize="-fsanitize=address,undefined -fno-sanitize-recover=undefined"
-cmake -S "$KABAR_ROOT" -B "$ASAN_BUILD" \
-  -DCMAKE_BUILD_TYPE=RelWithDebInfo \
-  -DCMAKE_CXX_FLAGS="$sanitize -fno-omit-frame-pointer" \
-  -DCMAKE_EXE_LINKER_FLAGS="$sanitize" \
-  -DCMAKE_SHARED_LINKER_FLAGS="$sanitize" >/dev/null
+kabar_configure_asan
+# Every target: the tests, the binaries the integration tests start, and
+# the fuzzers (built anyway for scripts/fuzz.sh).
 cmake --build "$ASAN_BUILD" -j "$(nproc)"
 
 rm -rf "$REPORTS"

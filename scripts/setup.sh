@@ -36,9 +36,49 @@ kabar_install_packages() {
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -q --no-install-recommends "${missing[@]}"
 }
 
+# The sanitizer builds (scripts/sanitize.sh, tsan.sh, fuzz.sh) use clang:
+# libFuzzer and the sanitizer runtimes.
+KABAR_CLANG_VERSION=14
+KABAR_SANITIZER_PACKAGES=("clang-$KABAR_CLANG_VERSION" "libclang-rt-$KABAR_CLANG_VERSION-dev")
+
+# ccache, when the machine has it, makes rebuilds of unchanged files free.
+kabar_compiler_launcher() {
+  if command -v ccache >/dev/null 2>&1; then
+    echo "-DCMAKE_CXX_COMPILER_LAUNCHER=ccache"
+  fi
+}
+
 kabar_build() {
-  cmake -S "$KABAR_ROOT" -B "$KABAR_BUILD" -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+  cmake -S "$KABAR_ROOT" -B "$KABAR_BUILD" -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+    $(kabar_compiler_launcher) >/dev/null
   cmake --build "$KABAR_BUILD" -j "$(nproc)"
+}
+
+# kabar_configure_clang DIR SANITIZER_FLAGS [CMAKE ARGS...]: a clang build
+# in DIR with SANITIZER_FLAGS on every compile and link, at -O1 with line
+# tables (fast enough to run the tests, readable stack traces). Debian's
+# gRPC, Abseil and protobuf are GCC builds against libstdc++, which clang
+# on Debian links by default, so they link as they are (uninstrumented).
+kabar_configure_clang() {
+  local dir="$1" flags="$2"
+  shift 2
+  cmake -S "$KABAR_ROOT" -B "$dir" \
+    -DCMAKE_CXX_COMPILER="clang++-$KABAR_CLANG_VERSION" \
+    -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+    -DCMAKE_CXX_FLAGS="$flags -fno-omit-frame-pointer" \
+    -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O1 -gline-tables-only" \
+    $(kabar_compiler_launcher) "$@" >/dev/null
+}
+
+# The one ASan+UBSan build, shared by the fuzzers and the sanitized test
+# run: everything carries libFuzzer's coverage instrumentation too (a no-op
+# outside a fuzzer), so one configuration, and one compile of each file,
+# serves both. Only the targets a script needs are built.
+KABAR_ASAN_BUILD="${KABAR_ASAN_BUILD:-$KABAR_ROOT/build-asan}"
+kabar_configure_asan() {
+  kabar_configure_clang "$KABAR_ASAN_BUILD" \
+    "-fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=undefined" \
+    -DKABAR_FUZZ=ON
 }
 
 kabar_fetch_models() {

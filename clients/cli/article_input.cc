@@ -88,8 +88,11 @@ absl::Status CheckNestingDepth(absl::string_view text) {
 // "malformed JSON at column 7: syntax error while parsing ..." from
 // nlohmann's "[json.exception.parse_error.101] parse error at line 1,
 // column 7: syntax error while parsing ...".
+// nlohmann quotes the bytes it read last, which can stop in the middle of a
+// UTF-8 character: those bytes are replaced so the message is valid text.
 std::string DescribeParseError(const Json::parse_error& error) {
-  absl::string_view what = error.what();
+  const std::string valid = common::ReplaceInvalidUtf8(error.what());
+  absl::string_view what = valid;
   const size_t detail = what.find(": ");
   if (detail == absl::string_view::npos) {
     return absl::StrCat("malformed JSON: ", Excerpt(what, 200));
@@ -105,8 +108,8 @@ absl::StatusOr<Json> ParseJson(absl::string_view text) {
   } catch (const Json::parse_error& error) {
     return absl::InvalidArgumentError(DescribeParseError(error));
   } catch (const std::exception& error) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("malformed JSON: ", Excerpt(error.what(), 200)));
+    return absl::InvalidArgumentError(absl::StrCat(
+        "malformed JSON: ", Excerpt(common::ReplaceInvalidUtf8(error.what()), 200)));
   }
 }
 
@@ -240,6 +243,27 @@ absl::StatusOr<v1::Article> ParseArticleJson(
         absl::StrCat("\"", body_field, "\" is empty"));
   }
   return article;
+}
+
+std::string BinaryReason(absl::string_view head) {
+  const size_t nul = head.find('\0');
+  if (nul != absl::string_view::npos && nul < head.find('\n')) {
+    return absl::StrCat("NUL byte at offset ", nul, " on line 1");
+  }
+  size_t odd = 0;
+  common::ReplaceInvalidUtf8(head, &odd);
+  for (const char c : head) {
+    const auto byte = static_cast<unsigned char>(c);
+    if ((byte < 0x20 && c != '\t' && c != '\n' && c != '\r' && c != '\f') ||
+        byte == 0x7F) {
+      ++odd;
+    }
+  }
+  if (odd * 4 > head.size()) {
+    return absl::StrCat(odd, " of its first ", head.size(),
+                        " bytes are control characters or invalid UTF-8");
+  }
+  return "";
 }
 
 absl::StatusOr<v1::Article> ParseTextFileArticle(absl::string_view contents) {

@@ -53,6 +53,18 @@ absl::StatusOr<v1::Article> ParseArticleJson(
 // not valid UTF-8, or have no body after the title line. Never throws.
 absl::StatusOr<v1::Article> ParseTextFileArticle(absl::string_view contents);
 
+// How many bytes at the start of a JSON Lines input BinaryReason looks at.
+inline constexpr size_t kBinarySniffBytes = 4096;
+
+// Why `head`, the first bytes of a JSON Lines input, looks like a binary
+// file rather than text: a NUL byte on its first line, or more than a
+// quarter of its bytes are control characters (NUL included; tab, line
+// feed, carriage return and form feed are not) or not part of well-formed
+// UTF-8. Empty when it looks like text. A stray NUL further down, or a text
+// file in another encoding (say Latin-1, a few bytes in a hundred), still
+// looks like text: those lines are rejected one by one, with their reason.
+std::string BinaryReason(absl::string_view head);
+
 // How `kabar ingest` reads one input.
 enum class InputKind {
   kJsonLines,  // "-" (stdin) and *.jsonl, *.ndjson, *.json

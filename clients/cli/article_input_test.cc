@@ -6,8 +6,10 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/escaping.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "services/common/text.h"
 
 namespace kabar::cli {
 namespace {
@@ -123,6 +125,33 @@ TEST(ParseArticleJsonTest, RejectsBadRecordsWithAReason) {
     // One line, so that "FILE:LINE: reason" stays one line.
     EXPECT_EQ(article.status().message().find('\n'), absl::string_view::npos)
         << c.line;
+  }
+}
+
+TEST(BinaryReasonTest, TellsBinaryFromText) {
+  EXPECT_EQ(BinaryReason(""), "");
+  EXPECT_EQ(BinaryReason("{\"body\": \"Jakarta – 中文\"}\r\n\t\f\n"), "");
+  // Latin-1 text: a few bytes of invalid UTF-8 are not a binary file.
+  EXPECT_EQ(BinaryReason("{\"body\": \"caf\xe9 cr\xe8me br\xfbl\xe9" "e\"}"), "");
+  EXPECT_EQ(BinaryReason(std::string("{\"a\0\n{}", 8)), "NUL byte at offset 3 on line 1");
+  // A stray NUL further down is that line's problem.
+  EXPECT_EQ(BinaryReason(std::string("{}\n{\"a\0", 8)), "");
+  EXPECT_EQ(BinaryReason("\x1b\x01\x7f{}\n"),
+            "3 of its first 6 bytes are control characters or invalid UTF-8");
+  EXPECT_EQ(BinaryReason("\x89\xfe\xc3{}\n\n"),
+            "3 of its first 7 bytes are control characters or invalid UTF-8");
+}
+
+TEST(ParseArticleJsonTest, MalformedJsonReasonIsValidUtf8) {
+  // nlohmann stops at the first byte of the unquoted "中" and quotes what
+  // it read: half a character, which the reason must not pass on.
+  for (const std::string line :
+       {"{\"body\": 中文}", "{\"body\": \"ok\", 😀: 1}", "{\"body\": \"b\"} é"}) {
+    const absl::StatusOr<v1::Article> article = ParseArticleJson(line);
+    ASSERT_FALSE(article.ok()) << line;
+    EXPECT_THAT(article.status().message(), HasSubstr("malformed JSON")) << line;
+    EXPECT_TRUE(common::ValidateUtf8(article.status().message()).ok())
+        << absl::CHexEscape(article.status().message());
   }
 }
 

@@ -262,7 +262,31 @@ void IngestRun::IngestJsonLines(const std::string& path) {
     Reject(name, file.error());
     return;
   }
-  LineReader reader(ReadFromFd(file.fd()), options_.max_line_bytes);
+  // Look at the first block before anything is sent: a binary file gets one
+  // clear rejection instead of one per "line". One read, so input from a
+  // pipe is not held back waiting for a full block.
+  const LineReader::ReadFunction read = ReadFromFd(file.fd());
+  std::string head(kBinarySniffBytes, '\0');
+  const int64_t got = read(head.data(), head.size());
+  if (got < 0) {
+    Reject(name, absl::StrCat("read error: ", std::strerror(errno)));
+    return;
+  }
+  head.resize(static_cast<size_t>(got));
+  if (const std::string binary = BinaryReason(head); !binary.empty()) {
+    Reject(name, absl::StrCat("binary file (", binary, "), not JSON Lines"));
+    return;
+  }
+  size_t head_offset = 0;
+  LineReader reader(
+      [&](char* buffer, size_t size) -> int64_t {
+        if (head_offset == head.size()) return read(buffer, size);
+        const size_t n = std::min(size, head.size() - head_offset);
+        std::copy_n(head.data() + head_offset, n, buffer);
+        head_offset += n;
+        return static_cast<int64_t>(n);
+      },
+      options_.max_line_bytes);
   bool warned_unknown_fields = false;
   std::vector<std::string> unknown_fields;
   std::string line;
@@ -282,10 +306,6 @@ void IngestRun::IngestJsonLines(const std::string& path) {
       continue;
     }
     if (absl::StripAsciiWhitespace(line).empty()) continue;
-    if (reader.line_number() == 1 && line.find('\0') != std::string::npos) {
-      Reject(name, "binary file (NUL byte on line 1), not JSON Lines");
-      return;
-    }
     unknown_fields.clear();
     absl::StatusOr<v1::Article> article =
         ParseArticleJson(line, &unknown_fields);

@@ -293,6 +293,31 @@ TEST_F(IngestCommandTest, RejectsMissingFilesDirectoriesAndBinaryJsonLines) {
   EXPECT_EQ(summary.ExitCode(), 1);
 }
 
+TEST_F(IngestCommandTest, JudgesTheFirstBlockOfJsonLinesAsAWholeForBinary) {
+  // Binary after a plausible first line, and control bytes without any
+  // NUL: both are binary, rejected once, and nothing of them is sent.
+  std::string blob;
+  for (int byte = 0; byte < 64; ++byte) blob.push_back(static_cast<char>(byte));
+  const std::string late_nul = WriteFile("late_nul.jsonl", "{\"body\":\"x\"}\n" + blob);
+  std::string controls;
+  for (int i = 0; i < 200; ++i) controls += "\x01\x02\x03\x1b\x7f{}\n";
+  const std::string no_nul = WriteFile("controls.jsonl", controls);
+  // Latin-1 text is not binary: its lines get their own reasons.
+  const std::string latin1 = WriteFile(
+      "latin1.jsonl", "{\"body\": \"caf\xe9 cr\xe8me\"}\n{\"body\": \"ok\"}\n");
+  FakeIngestStream stream(Decide, 1);
+  const IngestSummary summary = Run({late_nul, no_nul, latin1}, &stream);
+  EXPECT_EQ(summary.sent, 1);
+  EXPECT_EQ(summary.rejected, 3);
+  EXPECT_THAT(
+      messages(),
+      AllOf(HasSubstr(late_nul + ": binary file (28 of its first 77 bytes are control "
+                                 "characters or invalid UTF-8), not JSON Lines"),
+            HasSubstr(no_nul + ": binary file (1000 of its first 1600 bytes are control "
+                               "characters or invalid UTF-8), not JSON Lines"),
+            HasSubstr(latin1 + ":1: invalid UTF-8 at byte 13")));
+}
+
 TEST_F(IngestCommandTest, RejectsOverlongLinesAndKeepsGoing) {
   const std::string path =
       WriteFile("long.jsonl", "{\"body\": \"" + std::string(5000, 'x') +

@@ -161,6 +161,24 @@ absl::Status ValidateUtf8(absl::string_view text) {
   return absl::OkStatus();
 }
 
+std::string ReplaceInvalidUtf8(absl::string_view text, size_t* replaced) {
+  constexpr absl::string_view kReplacement = "\xEF\xBF\xBD";  // U+FFFD
+  std::string out;
+  out.reserve(text.size());
+  if (replaced != nullptr) *replaced = 0;
+  size_t pos = 0;
+  while (pos < text.size()) {
+    const size_t start = pos;
+    if (DecodeUtf8(text, &pos) < 0) {
+      out.append(kReplacement.data(), kReplacement.size());
+      if (replaced != nullptr) ++*replaced;
+    } else {
+      out.append(text.data() + start, pos - start);
+    }
+  }
+  return out;
+}
+
 std::string NormalizeArticleText(absl::string_view text) {
   std::string out;
   out.reserve(text.size());

@@ -6,6 +6,7 @@
 #ifndef KABAR_SERVICES_COMMON_TEXT_H_
 #define KABAR_SERVICES_COMMON_TEXT_H_
 
+#include <cstddef>
 #include <string>
 
 #include "absl/status/status.h"
@@ -16,6 +17,14 @@ namespace kabar::common {
 // OK when `text` is well-formed UTF-8: no overlong forms, no surrogates,
 // nothing above U+10FFFF. Else INVALID_ARGUMENT naming the byte offset.
 absl::Status ValidateUtf8(absl::string_view text);
+
+// `text` with every ill-formed UTF-8 byte replaced by U+FFFD (the
+// replacement character), so that any bytes, e.g. a parser's excerpt of
+// its input cut in the middle of a character, can be shown or sent as text.
+// Well-formed text comes back unchanged. When `replaced` is given, it is set
+// to the number of bytes replaced.
+std::string ReplaceInvalidUtf8(absl::string_view text,
+                               size_t* replaced = nullptr);
 
 // The form in which article text is stored. Line breaks become "\n";
 // control characters other than newline are dropped (tabs and Unicode

@@ -36,6 +36,20 @@ TEST(ValidateUtf8Test, RejectsMalformedTextNamingTheOffset) {
   }
 }
 
+TEST(ReplaceInvalidUtf8Test, KeepsWellFormedTextAndReplacesEachBadByte) {
+  EXPECT_EQ(ReplaceInvalidUtf8("Jakarta – 中文 😀"), "Jakarta – 中文 😀");
+  // A three-byte character cut after two bytes, as in a parser's excerpt.
+  EXPECT_EQ(ReplaceInvalidUtf8(std::string("last read: '\xe4\xb8", 14)),
+            "last read: '\uFFFD\uFFFD");
+  size_t replaced = 0;
+  EXPECT_EQ(ReplaceInvalidUtf8(std::string("\xc0\xaf/", 3), &replaced), "\uFFFD\uFFFD/");
+  EXPECT_EQ(replaced, 2u);
+  EXPECT_EQ(ReplaceInvalidUtf8("\uFFFD is fine", &replaced), "\uFFFD is fine");
+  EXPECT_EQ(replaced, 0u);
+  EXPECT_EQ(ReplaceInvalidUtf8(std::string("a\0b", 3)), std::string("a\0b", 3));
+  EXPECT_TRUE(ValidateUtf8(ReplaceInvalidUtf8("\xff\xfe\xed\xa0\x80")).ok());
+}
+
 TEST(NormalizeArticleTextTest, NormalizesWhitespaceAndControlCharacters) {
   struct Case {
     std::string in, out;

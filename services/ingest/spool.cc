@@ -195,14 +195,27 @@ absl::Status Spool::Recover() {
     // Records before next_id_ are from an older segment already seen;
     // ids only grow, so anything else is kept.
     Segment segment{path, first_id, first_id - 1, parsed.valid_bytes};
+    size_t kept = 0;
     for (SpoolRecord& record : parsed.records) {
       if (record.id < next_id_) continue;
+      ++kept;
       segment.last_id = record.id;
       next_id_ = record.id + 1;
       outstanding_.insert(record.id);
       recovered_.push_back(std::move(record));
     }
     next_id_ = std::max(next_id_, first_id);
+    if (kept == 0) {
+      // Nothing to replay (a crash right after the segment was started).
+      // Delete it: the new segment below may get its very name, and
+      // keeping both entries would delete the live file under its writer.
+      std::filesystem::remove(path, error);
+      if (error) {
+        return absl::InternalError(
+            absl::StrCat("cannot delete ", path, ": ", error.message()));
+      }
+      continue;
+    }
     bytes_ += segment.bytes;
     segments_.push_back(std::move(segment));
   }

@@ -134,6 +134,24 @@ TEST(SpoolTest, GarbageFileDoesNotStopStartUp) {
   EXPECT_TRUE(spool->Append({"fine"}).ok());
 }
 
+TEST(SpoolTest, RecordsAppendedAfterRestartingOnAnEmptySegmentSurviveTheNextCrash) {
+  // A crash right after start (or right after a rotation) leaves a segment
+  // holding only its header; the next start must not write into a file it
+  // then deletes.
+  SpoolOptions options{FreshDir()};
+  std::filesystem::create_directories(options.directory);
+  std::ofstream(options.directory + "/segment-00000000000000000001.spool",
+                std::ios::binary)
+      << "KABARSP1";
+  {
+    auto spool = OpenOrDie(options);
+    EXPECT_TRUE(spool->TakeRecovered().empty());
+    ASSERT_TRUE(spool->Append({"acked"}).ok());
+  }  // stopped with "acked" not yet stored
+  auto spool = OpenOrDie(options);
+  EXPECT_EQ(Payloads(spool->TakeRecovered()), (std::vector<std::string>{"acked"}));
+}
+
 TEST(SpoolTest, FullSpoolAnswersResourceExhausted) {
   SpoolOptions options{FreshDir()};
   options.max_bytes = 200;

@@ -7,7 +7,8 @@
 //     in every string and metadata entry, and a published_at in the
 //     Timestamp range, and came from a line without a raw NUL; a leading
 //     byte-order mark and a trailing "\r" change nothing; an error is
-//     INVALID_ARGUMENT with a one-line reason (printed after FILE:LINE:).
+//     INVALID_ARGUMENT with a one-line, valid UTF-8 reason (printed after
+//     FILE:LINE:).
 //   - ParseTextFileArticle: a one-line, trimmed title and a non-blank body,
 //     all valid UTF-8; a leading BOM, and CRLF line ends instead of LF,
 //     change nothing; errors as above. (A stray CR may stay in the body, as
@@ -48,9 +49,10 @@ void CheckError(const absl::Status& status, absl::string_view parser) {
   Check(!message.empty(), absl::StrCat(parser, ": empty error message"));
   Check(!absl::StrContains(message, '\n') && !absl::StrContains(message, '\r'),
         absl::StrCat(parser, ": error message is not one line"), message);
-  // Not checked: that the message is valid UTF-8. nlohmann's parse errors
-  // quote the bytes last read, which can end inside a multi-byte sequence
-  // ("last read: '...}\xef'"); reported to the lead, see tests/fuzz/README.md.
+  // nlohmann's parse errors quote the bytes last read, which can end inside
+  // a multi-byte sequence; the reason must still be valid UTF-8.
+  Check(IsWellFormedUtf8(message),
+        absl::StrCat(parser, ": error message is not valid UTF-8"), message);
 }
 
 void CheckUtf8Fields(const v1::Article& article, absl::string_view parser) {
