@@ -10,9 +10,10 @@
 #   KABAR_TRAIN   the kabar-train binary (default: build/bin/kabar-train)
 #   --output      where to write the model (default: models/language.ftz)
 #   --eval_dir    also write the dev-set reports shown in language.md there:
-#                 the model alone, lid.176 alone and both combined as
-#                 kabar-classify answers, on SIB-200 dev (one sentence per
-#                 text) and MasakhaNEWS dev (articles), as .md and .json
+#                 SET_dev.{kabar,lid176,combined}.{md,json} for SET sib200
+#                 (one sentence per text) and masakhanews (articles): the
+#                 model alone, lid.176 alone and both combined, the last two
+#                 as kabar-classify answers (needs models/lid.176.ftz)
 #
 # Labels are kabar language codes: every language name goes through
 # models/language_codes.tsv. Training uses one thread and a fixed seed, so
@@ -93,14 +94,24 @@ mkdir -p "$(dirname "$output")"
 if [[ -n $eval_dir ]]; then
   mkdir -p "$eval_dir"
   lid176=$repo/models/lid.176.ftz
-  for format in text json; do
-    ext=md
-    [[ $format == json ]] && ext=json
-    for set in sib200 masakhanews; do
-      inputs=("${sib_dev[@]}")
-      [[ $set == masakhanews ]] && inputs=("${masakhanews_dev[@]}")
+  topic=$repo/models/topic.ftz
+  [[ -f $lid176 ]] || die "no $lid176 (run models/fetch_models.sh)"
+  for set in sib200 masakhanews; do
+    inputs=("${sib_dev[@]}")
+    [[ $set == masakhanews ]] && inputs=("${masakhanews_dev[@]}")
+    for format in text json; do
+      ext=md
+      [[ $format == json ]] && ext=json
+      # kabar's model alone, lid.176 alone as kabar-classify serves it, and
+      # both combined as kabar-classify serves them (default thresholds).
       "$kabar_train" eval --model="$output" "${inputs[@]}" "${mapping[@]}" \
-        --format=$format --output="$eval_dir/${set}_dev.$ext"
+        --format=$format --output="$eval_dir/${set}_dev.kabar.$ext"
+      "$kabar_train" eval --model= --lid_model="$lid176" --topic_model="$topic" \
+        "${inputs[@]}" "${mapping[@]}" \
+        --format=$format --output="$eval_dir/${set}_dev.lid176.$ext"
+      "$kabar_train" eval --model="$output" --lid_model="$lid176" \
+        --topic_model="$topic" "${inputs[@]}" "${mapping[@]}" \
+        --format=$format --output="$eval_dir/${set}_dev.combined.$ext"
     done
   done
   echo "reports in $eval_dir"
