@@ -3,7 +3,9 @@
 
 #include <fstream>
 #include <map>
+#include <algorithm>
 #include <memory>
+#include <random>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -128,6 +130,10 @@ absl::Status RunTrain(const TrainCommand& command) {
   }
   if (training.empty()) {
     return absl::InvalidArgumentError("no training examples");
+  }
+  if (command.shuffle) {
+    std::mt19937_64 random(command.train.seed);
+    std::shuffle(training.begin(), training.end(), random);
   }
   common::LogInfo(absl::StrCat("training examples: ", training.size(), " (",
                                LabelCounts(training), ")"));

@@ -41,6 +41,11 @@ struct TrainCommand {
   std::vector<std::string> dev_inputs;
   double validation_fraction = 0;
   TrainOptions train;
+  // Shuffle the training examples (seeded by train.seed) before training.
+  // fastText reads its file in order, so data sorted by label (SIB-200 is
+  // sorted by language) leaves the model remembering mostly the last
+  // labels; a language-ID model must be trained shuffled.
+  bool shuffle = false;
   // Write a quantized .ftz (with `quantize`) instead of the .bin.
   bool quantize = false;
   QuantizeOptions quantize_options;  // training_file is filled in

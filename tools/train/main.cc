@@ -48,6 +48,8 @@ ABSL_FLAG(double, validation_fraction, 0, "train: hold-out share if no --dev");
 ABSL_FLAG(std::string, output, "", "Output file");
 ABSL_FLAG(std::string, model, "", "quantize/eval: model file");
 ABSL_FLAG(bool, quantize, false, "train: write a quantized .ftz");
+ABSL_FLAG(bool, shuffle, false,
+          "train: shuffle the examples (seeded) before training");
 ABSL_FLAG(int, epoch, 5, "Training epochs");
 ABSL_FLAG(double, lr, 0.1, "Learning rate");
 ABSL_FLAG(int, dim, 100, "Vector dimension");
@@ -122,6 +124,8 @@ std::string CommandHelp(const std::string& command) {
         "normalized exactly as the classify service does.\n\n",
         kDataHelp,
         "  --dev=SPEC,...        development inputs (same mapping)\n"
+        "  --shuffle             shuffle the examples (seeded) first; needed\n"
+        "                        when the inputs are sorted by label\n"
         "  --validation_fraction=F  hold out F of the training data instead\n"
         "  --output=PATH         the model (.bin, or .ftz with --quantize)\n"
         "  --epoch=5 --lr=0.1 --dim=100 --word_ngrams=1 --minn=0 --maxn=0\n"
@@ -253,6 +257,7 @@ absl::Status Train(int argc, char** argv) {
   command.train.autotune_seconds = absl::GetFlag(FLAGS_autotune_seconds);
   command.train.verbose = absl::GetFlag(FLAGS_verbose);
   command.quantize = absl::GetFlag(FLAGS_quantize);
+  command.shuffle = absl::GetFlag(FLAGS_shuffle);
   command.quantize_options = QuantizeFromFlags();
   command.output = absl::GetFlag(FLAGS_output);
   return kabar::train::RunTrain(command);
