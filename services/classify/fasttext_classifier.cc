@@ -370,6 +370,10 @@ FastTextClassifier::FastTextClassifier(
       language_(std::move(language)),
       topic_(std::move(topic)),
       kabar_language_(std::move(kabar_language)) {
+  language_rule_.min_confidence = options_.min_language_confidence;
+  language_rule_.lid_trust_confidence = options_.lid_trust_confidence;
+  language_rule_.kabar_override_confidence =
+      options_.kabar_override_confidence;
   if (kabar_language_ != nullptr) {
     lid_codes_.insert(language_->labels.begin(), language_->labels.end());
     kabar_codes_.insert(kabar_language_->labels.begin(),
@@ -425,14 +429,10 @@ absl::StatusOr<v1::Labels> FastTextClassifier::Classify(
       return LanguageGuess{predictions[0].label, predictions[0].probability,
                            other.contains(predictions[0].label)};
     };
-    LanguageRuleOptions rule;
-    rule.min_confidence = options_.min_language_confidence;
-    rule.lid_trust_confidence = options_.lid_trust_confidence;
-    rule.kabar_override_confidence = options_.kabar_override_confidence;
     const LanguageGuess lid_guess = guess(lid, kabar_codes_);
     const LanguageGuess kabar_guess = guess(kabar, lid_codes_);
     const LanguageDecision decision =
-        CombineLanguages(lid_guess, kabar_guess, rule);
+        CombineLanguages(lid_guess, kabar_guess, language_rule_);
     // The alternatives come from the model whose answer is reported, or
     // from the surer one.
     const bool use_kabar =

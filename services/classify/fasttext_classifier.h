@@ -171,6 +171,7 @@ class FastTextClassifier final : public Classifier {
   // The codes each language model can answer (empty without kabar's).
   absl::flat_hash_set<std::string> lid_codes_;
   absl::flat_hash_set<std::string> kabar_codes_;
+  LanguageRuleOptions language_rule_;  // from options_
 };
 
 }  // namespace kabar::classify

@@ -22,7 +22,9 @@ LanguageDecision CombineLanguages(const LanguageGuess& lid,
     return pick(kabar, LanguageSource::kKabar);
   }
   if (sure(lid) && !lid.other_knows) return pick(lid, LanguageSource::kLid);
-  if (sure(lid) && lid.confidence >= options.lid_trust_confidence &&
+  const bool trusted = options.lid_trusted_codes.empty() ||
+                       options.lid_trusted_codes.contains(lid.code);
+  if (sure(lid) && trusted && lid.confidence >= options.lid_trust_confidence &&
       kabar.confidence < options.kabar_override_confidence) {
     return pick(lid, LanguageSource::kLid);
   }

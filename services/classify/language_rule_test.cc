@@ -6,7 +6,8 @@
 namespace kabar::classify {
 namespace {
 
-// Defaults: min 0.4, lid trusted from 0.9, kabar overrides from 0.99.
+// Defaults: min 0.4, lid trusted from 0.5 on its trusted codes (id, en,
+// sw, ... not hi), kabar overrides from 0.999.
 const LanguageRuleOptions kOptions;
 
 LanguageGuess Guess(const char* code, double confidence,
@@ -66,16 +67,31 @@ TEST(CombineLanguagesTest, ConfidentLidKeepsADisagreement) {
 // lid.176 labels Somali articles English; kabar's model is certain.
 TEST(CombineLanguagesTest, CertainKabarOverridesConfidentLid) {
   const LanguageDecision d =
-      CombineLanguages(Guess("en", 0.95), Guess("so", 0.995), kOptions);
+      CombineLanguages(Guess("en", 0.95), Guess("so", 0.9995), kOptions);
   EXPECT_EQ(d.code, "so");
   EXPECT_EQ(d.source, LanguageSource::kKabar);
 }
 
 TEST(CombineLanguagesTest, UnconfidentLidLosesToSureKabar) {
   const LanguageDecision d =
-      CombineLanguages(Guess("sw", 0.7), Guess("ha", 0.8), kOptions);
+      CombineLanguages(Guess("sw", 0.45), Guess("ha", 0.8), kOptions);
   EXPECT_EQ(d.code, "ha");
   EXPECT_EQ(d.source, LanguageSource::kKabar);
+}
+
+// lid.176 calls Bhojpuri Hindi; on hi it is not trusted over kabar.
+TEST(CombineLanguagesTest, UntrustedLidAnswerLosesToSureKabar) {
+  const LanguageDecision d =
+      CombineLanguages(Guess("hi", 0.8), Guess("bho", 0.9), kOptions);
+  EXPECT_EQ(d.code, "bho");
+  EXPECT_EQ(d.source, LanguageSource::kKabar);
+
+  LanguageRuleOptions every_code_trusted;
+  every_code_trusted.lid_trusted_codes.clear();
+  EXPECT_EQ(CombineLanguages(Guess("hi", 0.8), Guess("bho", 0.9),
+                             every_code_trusted)
+                .code,
+            "hi");
 }
 
 TEST(CombineLanguagesTest, SureLidAnswersWhenKabarIsUnsure) {

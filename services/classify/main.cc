@@ -4,8 +4,8 @@
 //   kabar-classify [--listen=127.0.0.1:7702] [--port_file=PATH]
 //       [--language_model=models/lid.176.ftz] [--topic_model=models/topic.ftz]
 //       [--kabar_language_model=models/language.ftz]
-//       [--min_language_confidence=0.4] [--lid_trust_confidence=0.9]
-//       [--kabar_override_confidence=0.99] [--min_topic_confidence=0.2]
+//       [--min_language_confidence=0.4] [--lid_trust_confidence=0.5]
+//       [--kabar_override_confidence=0.999] [--min_topic_confidence=0.2]
 //       [--top_k_topics=3] [--threads=0] [--shutdown_grace=10s]
 //
 // Relative model paths are looked up in the working directory, then in the
