@@ -81,6 +81,11 @@ absl::Status ValidateOptions(const FastTextClassifier::Options& options) {
     return absl::InvalidArgumentError(
         absl::StrCat("top_k_topics must be >= 1; got ", options.top_k_topics));
   }
+  if (options.kabar_language_max_bytes < 0) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("kabar_language_max_bytes must be >= 0; got ",
+                     options.kabar_language_max_bytes));
+  }
   if (options.max_language_alternatives < 0) {
     return absl::InvalidArgumentError(
         absl::StrCat("max_language_alternatives must be >= 0; got ",
@@ -276,6 +281,23 @@ void SetLanguage(const std::vector<Prediction>& languages, bool sure,
   }
 }
 
+// At most `max_bytes` of a normalized text, cut at a space so no word is
+// split, or (for scripts written without spaces) at a UTF-8 character
+// boundary; the whole text when max_bytes <= 0.
+absl::string_view Prefix(absl::string_view text, int max_bytes) {
+  if (max_bytes <= 0 || text.size() <= static_cast<size_t>(max_bytes)) {
+    return text;
+  }
+  size_t cut = text.rfind(' ', static_cast<size_t>(max_bytes));
+  if (cut == absl::string_view::npos || cut == 0) {
+    cut = static_cast<size_t>(max_bytes);
+    while (cut > 0 && (static_cast<unsigned char>(text[cut]) & 0xC0) == 0x80) {
+      --cut;
+    }
+  }
+  return text.substr(0, cut);
+}
+
 const char* DecidedBy(LanguageSource source) {
   switch (source) {
     case LanguageSource::kLid:
@@ -421,8 +443,9 @@ absl::StatusOr<v1::Labels> FastTextClassifier::Classify(
                 options_, &language);
   } else {
     thread_local std::vector<Prediction> kabar;
-    KABAR_RETURN_IF_ERROR(
-        kabar_language_->Predict(normalized, k, /*threshold=*/0.0f, &kabar));
+    KABAR_RETURN_IF_ERROR(kabar_language_->Predict(
+        Prefix(normalized, options_.kabar_language_max_bytes), k,
+        /*threshold=*/0.0f, &kabar));
     const auto guess = [](const std::vector<Prediction>& predictions,
                           const absl::flat_hash_set<std::string>& other) {
       if (predictions.empty()) return LanguageGuess{"", 0, false};

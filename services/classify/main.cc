@@ -32,6 +32,10 @@ ABSL_FLAG(std::string, language_model, "models/lid.176.ftz", "language model");
 ABSL_FLAG(std::string, topic_model, "models/topic.ftz", "topic model");
 ABSL_FLAG(std::string, kabar_language_model, "models/language.ftz",
           "kabar's own language model; empty: lid.176 alone");
+ABSL_FLAG(int, kabar_language_max_bytes,
+          kabar::classify::FastTextClassifier::Options()
+              .kabar_language_max_bytes,
+          "bytes of text kabar's language model reads; 0 = all");
 ABSL_FLAG(double, min_language_confidence, 0.4, "below it, language is und");
 ABSL_FLAG(double, lid_trust_confidence,
           kabar::classify::LanguageRuleOptions().lid_trust_confidence,
@@ -66,6 +70,8 @@ absl::Status Run() {
   options.min_language_confidence =
       absl::GetFlag(FLAGS_min_language_confidence);
   options.lid_trust_confidence = absl::GetFlag(FLAGS_lid_trust_confidence);
+  options.kabar_language_max_bytes =
+      absl::GetFlag(FLAGS_kabar_language_max_bytes);
   options.kabar_override_confidence =
       absl::GetFlag(FLAGS_kabar_override_confidence);
   options.min_topic_confidence = absl::GetFlag(FLAGS_min_topic_confidence);
