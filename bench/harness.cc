@@ -266,6 +266,20 @@ absl::StatusOr<RowResult> RunFastTextRow(const std::vector<Article>& articles,
   return result;
 }
 
+namespace {
+
+// kabar-classify's --kabar_language_model for `options` (empty turns the
+// service's default model off).
+std::string KabarLanguageModelFlag(const HarnessOptions& options) {
+  return "--kabar_language_model=" +
+         (options.kabar_language_model.empty()
+              ? std::string()
+              : std::filesystem::absolute(options.kabar_language_model)
+                    .string());
+}
+
+}  // namespace
+
 absl::StatusOr<RowResult> RunClassifierRow(const std::vector<Article>& articles,
                                            const HarnessOptions& options,
                                            bool fasttext_engine) {
@@ -274,6 +288,8 @@ absl::StatusOr<RowResult> RunClassifierRow(const std::vector<Article>& articles,
         classify::FastTextClassifier::Options classifier_options;
         classifier_options.language_model_path = options.language_model;
         classifier_options.topic_model_path = options.topic_model;
+        classifier_options.kabar_language_model_path =
+            options.kabar_language_model;
         classifier_options.fast_predictor = options.fast_predictor;
         classifier_options.engine =
             fasttext_engine
@@ -333,6 +349,7 @@ absl::StatusOr<RowResult> RunServiceRow(const std::vector<Article>& articles,
                std::filesystem::absolute(options.language_model).string(),
            "--topic_model=" +
                std::filesystem::absolute(options.topic_model).string(),
+           KabarLanguageModelFlag(options),
            absl::StrCat("--threads=", threads)},
           work_dir, kClassifierServiceName);
   if (!service.ok()) return service.status();
@@ -439,6 +456,7 @@ absl::StatusOr<RowResult> RunEndToEndRow(const std::vector<Article>& articles,
                  std::filesystem::absolute(options.language_model).string(),
              "--topic_model=" +
                  std::filesystem::absolute(options.topic_model).string(),
+             KabarLanguageModelFlag(options),
              absl::StrCat("--threads=", threads)},
             kClassifierServiceName);
   if (!store.ok() || !classify.ok()) {

@@ -30,6 +30,9 @@ struct HarnessOptions {
   // Model files (absolute or relative to the working directory).
   std::string language_model;
   std::string topic_model;
+  // kabar's own language model for rows B, C and D (combined with
+  // language_model as kabar-classify does); empty: language_model alone.
+  std::string kabar_language_model;
   // Classification threads of in-process rows and of the service
   // (--threads). Default: one per logical CPU.
   int threads = 0;

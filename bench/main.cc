@@ -52,6 +52,8 @@ ABSL_FLAG(std::string, write_corpus, "", "also write the corpus here");
 ABSL_FLAG(bool, generate_only, false, "write the corpus and exit");
 ABSL_FLAG(std::string, language_model, "models/lid.176.ftz", "language model");
 ABSL_FLAG(std::string, topic_model, "models/topic.ftz", "topic model");
+ABSL_FLAG(std::string, kabar_language_model, "",
+          "rows B-D: also kabar's language model (e.g. models/language.ftz)");
 ABSL_FLAG(int, threads, 0, "classification threads; 0 = one per CPU");
 ABSL_FLAG(int, warmup_articles, 200, "untimed articles before each row");
 ABSL_FLAG(int, passes, 1, "timed passes over the corpus");
@@ -115,6 +117,7 @@ int Run() {
   HarnessOptions options;
   options.language_model = absl::GetFlag(FLAGS_language_model);
   options.topic_model = absl::GetFlag(FLAGS_topic_model);
+  options.kabar_language_model = absl::GetFlag(FLAGS_kabar_language_model);
   for (const std::string& model :
        {options.language_model, options.topic_model}) {
     if (!std::filesystem::is_regular_file(model)) {
@@ -147,7 +150,12 @@ int Run() {
       LoadAverage(), "\n", "Corpus: ", articles.size(), " articles, ",
       absl::StrFormat("%.1f", bytes / 1e6), " MB (mean ",
       bytes / articles.size(), " bytes), ", corpus_description, "\n",
-      "Models: ", options.language_model, ", ", options.topic_model, "\n",
+      "Models: ", options.language_model, ", ", options.topic_model,
+      options.kabar_language_model.empty()
+          ? ""
+          : absl::StrCat(", kabar language model ",
+                         options.kabar_language_model, " (rows B-D)"),
+      "\n",
       "Threads: ", options.threads, "; passes: ", options.passes,
       "; warm-up: ", options.warmup_articles, " articles\n\n");
   std::fputs(report.c_str(), stdout);

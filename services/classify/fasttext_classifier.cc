@@ -19,6 +19,7 @@
 #include "absl/strings/strip.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
+#include "services/classify/language_codes.h"
 #include "services/common/logging.h"
 #include "services/common/sha256.h"
 #include "services/common/status_macros.h"
@@ -27,6 +28,10 @@
 
 namespace kabar::classify {
 namespace {
+
+constexpr char kLanguageRole[] = "language";
+constexpr char kTopicRole[] = "topic";
+constexpr char kKabarLanguageRole[] = "kabar_language";
 
 // fastText's loadModel(std::istream&) skips the header check that
 // loadModel(path) performs, and the header also sets the format version that
@@ -63,16 +68,25 @@ absl::Status ValidateOptions(const FastTextClassifier::Options& options) {
   }
   if (!is_probability(options.min_language_confidence) ||
       !is_probability(options.min_alternative_confidence) ||
-      !is_probability(options.min_topic_confidence)) {
+      !is_probability(options.min_topic_confidence) ||
+      !is_probability(options.lid_trust_confidence) ||
+      !is_probability(options.kabar_override_confidence)) {
     return absl::InvalidArgumentError(absl::StrCat(
         "confidence thresholds must be in [0, 1]; got min_language_confidence=",
         options.min_language_confidence,
         " min_alternative_confidence=", options.min_alternative_confidence,
-        " min_topic_confidence=", options.min_topic_confidence));
+        " min_topic_confidence=", options.min_topic_confidence,
+        " lid_trust_confidence=", options.lid_trust_confidence,
+        " kabar_override_confidence=", options.kabar_override_confidence));
   }
   if (options.top_k_topics < 1) {
     return absl::InvalidArgumentError(
         absl::StrCat("top_k_topics must be >= 1; got ", options.top_k_topics));
+  }
+  if (options.kabar_language_max_bytes < 0) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("kabar_language_max_bytes must be >= 0; got ",
+                     options.kabar_language_max_bytes));
   }
   if (options.max_language_alternatives < 0) {
     return absl::InvalidArgumentError(
@@ -115,8 +129,11 @@ struct FastTextClassifier::Model {
   // fastText's label prefix, "__label__" unless the model was trained with
   // another -label.
   std::string label_prefix;
-  // Labels without the prefix, in fastText's label order.
+  // Labels without the prefix (language models: as kabar codes), in
+  // fastText's label order.
   std::vector<std::string> labels;
+  // fastText's labels, with the prefix, in the same order.
+  std::vector<std::string> raw_labels;
   v1::ModelInfo info;
 
   // The k most likely labels at or above `threshold`, best first, into
@@ -149,8 +166,12 @@ struct FastTextClassifier::Model {
     }
     predictions->clear();
     for (auto& [probability, label] : raw) {
+      const auto it =
+          std::find(raw_labels.begin(), raw_labels.end(), label);
       predictions->push_back(
-          {std::string(absl::StripPrefix(label, label_prefix)),
+          {it != raw_labels.end()
+               ? labels[it - raw_labels.begin()]
+               : std::string(absl::StripPrefix(label, label_prefix)),
            static_cast<float>(probability)});
     }
     return absl::OkStatus();
@@ -218,6 +239,81 @@ absl::StatusOr<std::unique_ptr<CheckedFastText>> LoadFastText(
   return fasttext;
 }
 
+// Merges predictions of the same code (lid.176's "ar" and "arz" are both
+// kabar's "ar"), adding up their probabilities; keeps them best first.
+void MergeSameCodes(std::vector<Prediction>* predictions) {
+  std::vector<Prediction>& p = *predictions;
+  for (size_t i = 0; i < p.size(); ++i) {
+    for (size_t j = i + 1; j < p.size();) {
+      if (p[j].label == p[i].label) {
+        p[i].probability += p[j].probability;
+        p.erase(p.begin() + static_cast<std::ptrdiff_t>(j));
+      } else {
+        ++j;
+      }
+    }
+  }
+  std::stable_sort(p.begin(), p.end(),
+                   [](const Prediction& a, const Prediction& b) {
+                     return a.probability > b.probability;
+                   });
+}
+
+// Fills *language from one model's predictions (best first): the top code
+// when `sure`, else "und"; its probability; and the runners-up (when
+// unsure, the best guess itself comes first) at or above
+// min_alternative_confidence.
+void SetLanguage(const std::vector<Prediction>& languages, bool sure,
+                 const FastTextClassifier::Options& options,
+                 v1::LanguageLabel* language) {
+  language->set_code(kUndeterminedLanguage);
+  language->clear_alternatives();
+  if (languages.empty()) return;
+  if (sure) language->set_code(languages[0].label);
+  language->set_confidence(languages[0].probability);
+  const size_t first_alternative = sure ? 1 : 0;
+  const size_t end =
+      std::min(languages.size(),
+               first_alternative + options.max_language_alternatives);
+  for (size_t i = first_alternative; i < end; ++i) {
+    if (languages[i].probability < options.min_alternative_confidence) break;
+    v1::LabelScore& alternative = *language->add_alternatives();
+    alternative.set_label(languages[i].label);
+    alternative.set_confidence(languages[i].probability);
+  }
+}
+
+// At most `max_bytes` of a normalized text, cut at a space so no word is
+// split, or (for scripts written without spaces) at a UTF-8 character
+// boundary; the whole text when max_bytes <= 0.
+absl::string_view Prefix(absl::string_view text, int max_bytes) {
+  if (max_bytes <= 0 || text.size() <= static_cast<size_t>(max_bytes)) {
+    return text;
+  }
+  size_t cut = text.rfind(' ', static_cast<size_t>(max_bytes));
+  if (cut == absl::string_view::npos || cut == 0) {
+    cut = static_cast<size_t>(max_bytes);
+    while (cut > 0 && (static_cast<unsigned char>(text[cut]) & 0xC0) == 0x80) {
+      --cut;
+    }
+  }
+  return text.substr(0, cut);
+}
+
+const char* DecidedBy(LanguageSource source) {
+  switch (source) {
+    case LanguageSource::kLid:
+      return "lid";
+    case LanguageSource::kKabar:
+      return "kabar";
+    case LanguageSource::kBoth:
+      return "both";
+    case LanguageSource::kNone:
+      break;
+  }
+  return "";
+}
+
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<const FastTextClassifier::Model>>
@@ -240,12 +336,17 @@ FastTextClassifier::LoadModel(const std::string& role, const std::string& path,
   info.mutable_identity()->set_sha256(common::Sha256Hex(bytes));
   FastTextView view{
       args.dim, static_cast<int>(args.loss), dictionary->nwords(), {}};
+  const bool is_language = role != kTopicRole;
   for (int32_t i = 0; i < dictionary->nlabels(); ++i) {
     view.labels.push_back(dictionary->getLabel(i));
-    model->labels.emplace_back(
-        absl::StripPrefix(view.labels.back(), args.label));
+    const absl::string_view label =
+        absl::StripPrefix(view.labels.back(), args.label);
+    model->labels.push_back(is_language
+                                ? LanguageCodes::Default().Map(label)
+                                : std::string(label));
     info.add_labels(model->labels.back());
   }
+  model->raw_labels = view.labels;
   *info.mutable_loaded_at() = ToTimestamp(absl::Now());
   info.set_size_bytes(static_cast<int64_t>(bytes.size()));
   if (options.engine == Options::Engine::kFast) {
@@ -269,19 +370,40 @@ absl::StatusOr<std::unique_ptr<FastTextClassifier>> FastTextClassifier::Create(
   KABAR_RETURN_IF_ERROR(ValidateOptions(options));
   KABAR_ASSIGN_OR_RETURN(
       std::unique_ptr<const Model> language,
-      LoadModel("language", options.language_model_path, options));
-  KABAR_ASSIGN_OR_RETURN(std::unique_ptr<const Model> topic,
-                         LoadModel("topic", options.topic_model_path, options));
+      LoadModel(kLanguageRole, options.language_model_path, options));
+  KABAR_ASSIGN_OR_RETURN(
+      std::unique_ptr<const Model> topic,
+      LoadModel(kTopicRole, options.topic_model_path, options));
+  std::unique_ptr<const Model> kabar_language;
+  if (!options.kabar_language_model_path.empty()) {
+    KABAR_ASSIGN_OR_RETURN(kabar_language,
+                           LoadModel(kKabarLanguageRole,
+                                     options.kabar_language_model_path,
+                                     options));
+  }
   return std::unique_ptr<FastTextClassifier>(
-      new FastTextClassifier(options, std::move(language), std::move(topic)));
+      new FastTextClassifier(options, std::move(language), std::move(topic),
+                             std::move(kabar_language)));
 }
 
-FastTextClassifier::FastTextClassifier(Options options,
-                                       std::unique_ptr<const Model> language,
-                                       std::unique_ptr<const Model> topic)
+FastTextClassifier::FastTextClassifier(
+    Options options, std::unique_ptr<const Model> language,
+    std::unique_ptr<const Model> topic,
+    std::unique_ptr<const Model> kabar_language)
     : options_(std::move(options)),
       language_(std::move(language)),
-      topic_(std::move(topic)) {}
+      topic_(std::move(topic)),
+      kabar_language_(std::move(kabar_language)) {
+  language_rule_.min_confidence = options_.min_language_confidence;
+  language_rule_.lid_trust_confidence = options_.lid_trust_confidence;
+  language_rule_.kabar_override_confidence =
+      options_.kabar_override_confidence;
+  if (kabar_language_ != nullptr) {
+    lid_codes_.insert(language_->labels.begin(), language_->labels.end());
+    kabar_codes_.insert(kabar_language_->labels.begin(),
+                        kabar_language_->labels.end());
+  }
+}
 
 FastTextClassifier::~FastTextClassifier() = default;
 
@@ -294,7 +416,7 @@ common::Histogram& ModelSeconds(const char* role) {
   return common::Metrics().GetHistogram(
       "kabar_classify_model_seconds",
       "Time one model took to label one text (normalization included for topics), by "
-      "model role (language, topic).",
+      "model role (language, kabar_language, topic).",
       buckets, {{"model", role}});
 }
 
@@ -320,45 +442,66 @@ absl::StatusOr<v1::Labels> FastTextClassifier::Classify(
   v1::Labels labels;
   *labels.mutable_language_model() = language_->info.identity();
   *labels.mutable_topic_model() = topic_->info.identity();
+  if (kabar_language_ != nullptr) {
+    *labels.mutable_kabar_language_model() = kabar_language_->info.identity();
+  }
   v1::LanguageLabel& language = *labels.mutable_language();
   language.set_code(kUndeterminedLanguage);
 
   const std::string line = common::FlattenForLanguageModel(title, body);
   if (line.empty()) return labels;  // Nothing to judge: "und", no topics.
+  const std::string normalized = common::NormalizeForTopicModel(line);
 
-  // Reused per thread: no allocation per call once warm.
-  thread_local std::vector<Prediction> predictions;
+  // Reused per thread: no allocation per call once warm. One extra
+  // prediction makes up for codes merged away.
+  const int k = 2 + options_.max_language_alternatives;
+  thread_local std::vector<Prediction> lid;
   static common::Histogram& language_seconds = ModelSeconds("language");
+  static common::Histogram& kabar_language_seconds = ModelSeconds("kabar_language");
   static common::Histogram& topic_seconds = ModelSeconds("topic");
   auto start = std::chrono::steady_clock::now();
-  KABAR_RETURN_IF_ERROR(
-      language_->Predict(line, 1 + options_.max_language_alternatives,
-                         /*threshold=*/0.0f, &predictions));
+  KABAR_RETURN_IF_ERROR(language_->Predict(line, k, /*threshold=*/0.0f, &lid));
   language_seconds.Observe(SecondsSince(start));
-  const std::vector<Prediction>& languages = predictions;
-  if (!languages.empty()) {
-    const bool sure =
-        languages[0].probability >= options_.min_language_confidence;
-    if (sure) language.set_code(languages[0].label);
-    language.set_confidence(languages[0].probability);
-    // When unsure, the best guess itself is the first alternative.
-    const size_t first_alternative = sure ? 1 : 0;
-    const size_t end =
-        std::min(languages.size(),
-                 first_alternative + options_.max_language_alternatives);
-    for (size_t i = first_alternative; i < end; ++i) {
-      if (languages[i].probability < options_.min_alternative_confidence) {
-        break;
-      }
-      v1::LabelScore& alternative = *language.add_alternatives();
-      alternative.set_label(languages[i].label);
-      alternative.set_confidence(languages[i].probability);
+  MergeSameCodes(&lid);
+  if (kabar_language_ == nullptr) {
+    SetLanguage(lid, !lid.empty() && lid[0].probability >=
+                                         options_.min_language_confidence,
+                options_, &language);
+  } else {
+    thread_local std::vector<Prediction> kabar;
+    start = std::chrono::steady_clock::now();
+    KABAR_RETURN_IF_ERROR(kabar_language_->Predict(
+        Prefix(normalized, options_.kabar_language_max_bytes), k,
+        /*threshold=*/0.0f, &kabar));
+    kabar_language_seconds.Observe(SecondsSince(start));
+    const auto guess = [](const std::vector<Prediction>& predictions,
+                          const absl::flat_hash_set<std::string>& other) {
+      if (predictions.empty()) return LanguageGuess{"", 0, false};
+      return LanguageGuess{predictions[0].label, predictions[0].probability,
+                           other.contains(predictions[0].label)};
+    };
+    const LanguageGuess lid_guess = guess(lid, kabar_codes_);
+    const LanguageGuess kabar_guess = guess(kabar, lid_codes_);
+    const LanguageDecision decision =
+        CombineLanguages(lid_guess, kabar_guess, language_rule_);
+    // The alternatives come from the model whose answer is reported, or
+    // from the surer one.
+    const bool use_kabar =
+        decision.source == LanguageSource::kKabar ||
+        (decision.source != LanguageSource::kLid &&
+         kabar_guess.confidence > lid_guess.confidence);
+    SetLanguage(use_kabar ? kabar : lid,
+                decision.source != LanguageSource::kNone, options_, &language);
+    if (decision.source != LanguageSource::kNone) {
+      language.set_confidence(static_cast<float>(decision.confidence));
     }
+    language.set_decided_by(DecidedBy(decision.source));
   }
 
+  thread_local std::vector<Prediction> predictions;
   start = std::chrono::steady_clock::now();
   KABAR_RETURN_IF_ERROR(topic_->Predict(
-      common::NormalizeForTopicModel(line),
+      normalized,
       top_k_topics > 0 ? top_k_topics : options_.top_k_topics,
       static_cast<float>(options_.min_topic_confidence), &predictions));
   topic_seconds.Observe(SecondsSince(start));
@@ -371,7 +514,9 @@ absl::StatusOr<v1::Labels> FastTextClassifier::Classify(
 }
 
 std::vector<v1::ModelInfo> FastTextClassifier::Models() const {
-  return {language_->info, topic_->info};
+  std::vector<v1::ModelInfo> models = {language_->info, topic_->info};
+  if (kabar_language_ != nullptr) models.push_back(kabar_language_->info);
+  return models;
 }
 
 bool FastTextClassifier::language_uses_fast_engine() const {

@@ -19,6 +19,7 @@
 #include "gmock/gmock.h"
 #include "google/protobuf/util/message_differencer.h"
 #include "gtest/gtest.h"
+#include "services/classify/language_codes.h"
 #include "services/classify/testing/test_models.h"
 #include "services/common/sha256.h"
 
@@ -403,6 +404,119 @@ TEST_F(FastTextLanguageTest, DescribesBothModels) {
   EXPECT_EQ(labels.language_model().sha256(), language.identity().sha256());
   EXPECT_EQ(labels.topic_model().sha256(), topic.identity().sha256());
   EXPECT_EQ(labels.topic_model().name(), "topic.bin");
+}
+
+// lid.176's labels come out as kabar codes (models/language_codes.tsv).
+TEST_F(FastTextLanguageTest, ReportsLid176LabelsAsKabarCodes) {
+  auto classifier = Create(RealOptions());
+  ASSERT_NE(classifier, nullptr);
+  const v1::ModelInfo language = classifier->Models()[0];
+  EXPECT_THAT(language.labels(), ::testing::IsSupersetOf(
+                                     {"gsw", "nb", "hbs", "bho", "min-Latn"}));
+  for (const std::string& label : language.labels()) {
+    EXPECT_TRUE(IsKabarCode(label)) << label;
+    EXPECT_THAT(label, ::testing::Not(::testing::AnyOf(
+                           "als", "arz", "no", "sh", "bh", "min")));
+  }
+  // Egyptian Arabic and Arabic are one code; their probabilities add up
+  // and "ar" is never its own runner-up.
+  const v1::Labels labels =
+      Classify(*classifier, kLanguageCases[5].title, kLanguageCases[5].body);
+  EXPECT_EQ(labels.language().code(), "ar");
+  for (const v1::LabelScore& alternative : labels.language().alternatives()) {
+    EXPECT_NE(alternative.label(), "ar");
+  }
+}
+
+// Lines for a tiny kabar language model that knows isiXhosa (which lid.176
+// does not) and English.
+std::vector<testing::LabeledText> TinyKabarLanguageLines() {
+  const char* const xhosa[] = {
+      "Urhulumente uthe uza kunceda abantu abahluphekayo kweli lizwe",
+      "Abantwana bayaya esikolweni ngomso kwaye bafunda kakhulu",
+      "Umongameli welizwe uthethe namhlanje nabantu basezilalini",
+      "Amanzi ayanqongophala kwiidolophu ezininzi zeli phondo",
+      "Iqela lebhola ekhatywayo liphumelele umdlalo wangeCawa",
+  };
+  const char* const english[] = {
+      "The government announced new measures on Tuesday officials said",
+      "The plan includes subsidies for farmers and limits on exports",
+      "Children go to school tomorrow and they learn a lot",
+      "The president of the country spoke to people in the villages today",
+      "Water is scarce in many towns of this province",
+  };
+  std::vector<testing::LabeledText> lines;
+  for (int repeat = 0; repeat < 20; ++repeat) {
+    for (const char* line : xhosa) lines.push_back({"xh", line});
+    for (const char* line : english) lines.push_back({"en", line});
+  }
+  return lines;
+}
+
+TEST_F(FastTextLanguageTest, CombinesLid176WithKabarLanguageModel) {
+  const std::string kabar_model = *dir_ + "/kabar_language.bin";
+  ASSERT_TRUE(testing::TrainModel(TinyKabarLanguageLines(), kabar_model).ok());
+  FastTextClassifier::Options options = RealOptions();
+  options.kabar_language_model_path = kabar_model;
+  auto classifier = Create(options);
+  ASSERT_NE(classifier, nullptr);
+  EXPECT_TRUE(classifier->has_kabar_language_model());
+
+  const std::vector<v1::ModelInfo> models = classifier->Models();
+  ASSERT_EQ(models.size(), 3u);
+  EXPECT_EQ(models[2].role(), "kabar_language");
+  EXPECT_EQ(models[2].identity().name(), "kabar_language.bin");
+  EXPECT_THAT(models[2].labels(), UnorderedElementsAre("xh", "en"));
+
+  // isiXhosa: lid.176 cannot know it, kabar's model decides.
+  v1::Labels labels = Classify(
+      *classifier, "Urhulumente uthe uza kunceda abantu abahluphekayo",
+      "Abantwana bayaya esikolweni ngomso.");
+  EXPECT_EQ(labels.language().code(), "xh");
+  EXPECT_EQ(labels.language().decided_by(), "kabar");
+  EXPECT_EQ(labels.kabar_language_model().sha256(),
+            models[2].identity().sha256());
+  EXPECT_EQ(labels.language_model().sha256(), models[0].identity().sha256());
+
+  // English: both say so.
+  labels = Classify(*classifier, kLanguageCases[0].title,
+                    kLanguageCases[0].body);
+  EXPECT_EQ(labels.language().code(), "en");
+  EXPECT_EQ(labels.language().decided_by(), "both");
+
+  // French: kabar's tiny model has no such label, lid.176 decides.
+  labels = Classify(*classifier, kLanguageCases[1].title,
+                    kLanguageCases[1].body);
+  EXPECT_EQ(labels.language().code(), "fr");
+  EXPECT_EQ(labels.language().decided_by(), "lid");
+
+  // Without kabar's model nothing says who decided.
+  auto lid_only = Create(RealOptions());
+  ASSERT_NE(lid_only, nullptr);
+  labels = Classify(*lid_only, kLanguageCases[1].title, kLanguageCases[1].body);
+  EXPECT_EQ(labels.language().decided_by(), "");
+  EXPECT_FALSE(labels.has_kabar_language_model());
+}
+
+// The committed models/language.ftz with lid.176, as kabar-classify runs
+// by default: the samples and the seed article keep their languages.
+TEST_F(FastTextLanguageTest, DefaultModelsKeepKnownLanguagesAndTheSeed) {
+  const std::string kabar_model =
+      std::string(KABAR_SOURCE_DIR) + "/models/language.ftz";
+  if (!std::filesystem::exists(kabar_model)) {
+    GTEST_SKIP() << kabar_model << " is missing";
+  }
+  FastTextClassifier::Options options = RealOptions();
+  options.kabar_language_model_path = kabar_model;
+  auto classifier = Create(options);
+  ASSERT_NE(classifier, nullptr);
+  for (const LanguageCase& sample : kLanguageCases) {
+    const v1::Labels labels = Classify(*classifier, sample.title, sample.body);
+    EXPECT_EQ(labels.language().code(), sample.code) << sample.title;
+  }
+  absl::StatusOr<std::string> article = testing::ReadSeedArticle();
+  if (!article.ok()) GTEST_SKIP() << article.status();
+  EXPECT_EQ(Classify(*classifier, "", *article).language().code(), "id");
 }
 
 // --- Concurrency ---

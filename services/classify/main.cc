@@ -3,7 +3,9 @@
 //
 //   kabar-classify [--listen=127.0.0.1:7702] [--port_file=PATH]
 //       [--language_model=models/lid.176.ftz] [--topic_model=models/topic.ftz]
-//       [--min_language_confidence=0.4] [--min_topic_confidence=0.2]
+//       [--kabar_language_model=models/language.ftz]
+//       [--min_language_confidence=0.4] [--lid_trust_confidence=0.5]
+//       [--kabar_override_confidence=0.999] [--min_topic_confidence=0.2]
 //       [--top_k_topics=3] [--threads=0] [--shutdown_grace=10s]
 //       [--tls_cert=PEM --tls_key=PEM [--tls_client_ca=PEM]]
 //       [--auth_tokens_file=PATH]
@@ -19,6 +21,7 @@
 #include "absl/time/time.h"
 #include "services/classify/classify_service.h"
 #include "services/classify/fasttext_classifier.h"
+#include "services/classify/language_rule.h"
 #include "services/classify/model_paths.h"
 #include "services/classify/model_registry.h"
 #include "services/common/flags.h"
@@ -31,7 +34,19 @@ ABSL_FLAG(std::string, listen, "127.0.0.1:7702", "HOST:PORT; port 0 picks one");
 ABSL_FLAG(std::string, port_file, "", "write the bound port here once serving");
 ABSL_FLAG(std::string, language_model, "models/lid.176.ftz", "language model");
 ABSL_FLAG(std::string, topic_model, "models/topic.ftz", "topic model");
+ABSL_FLAG(std::string, kabar_language_model, "models/language.ftz",
+          "kabar's own language model; empty: lid.176 alone");
+ABSL_FLAG(int, kabar_language_max_bytes,
+          kabar::classify::FastTextClassifier::Options()
+              .kabar_language_max_bytes,
+          "bytes of text kabar's language model reads; 0 = all");
 ABSL_FLAG(double, min_language_confidence, 0.4, "below it, language is und");
+ABSL_FLAG(double, lid_trust_confidence,
+          kabar::classify::LanguageRuleOptions().lid_trust_confidence,
+          "lid.176 keeps a disagreement from this confidence on...");
+ABSL_FLAG(double, kabar_override_confidence,
+          kabar::classify::LanguageRuleOptions().kabar_override_confidence,
+          "...unless kabar's language model is at least this sure");
 ABSL_FLAG(double, min_topic_confidence, 0.2, "topics below it are dropped");
 ABSL_FLAG(int, top_k_topics, 3, "topics per text unless a request says");
 ABSL_FLAG(int, threads, 0, "classification threads; 0 = one per core");
@@ -50,8 +65,19 @@ absl::Status Run() {
   KABAR_ASSIGN_OR_RETURN(
       options.topic_model_path,
       ResolveModelPath(absl::GetFlag(FLAGS_topic_model), search));
+  if (const std::string kabar_language =
+          absl::GetFlag(FLAGS_kabar_language_model);
+      !kabar_language.empty()) {
+    KABAR_ASSIGN_OR_RETURN(options.kabar_language_model_path,
+                           ResolveModelPath(kabar_language, search));
+  }
   options.min_language_confidence =
       absl::GetFlag(FLAGS_min_language_confidence);
+  options.lid_trust_confidence = absl::GetFlag(FLAGS_lid_trust_confidence);
+  options.kabar_language_max_bytes =
+      absl::GetFlag(FLAGS_kabar_language_max_bytes);
+  options.kabar_override_confidence =
+      absl::GetFlag(FLAGS_kabar_override_confidence);
   options.min_topic_confidence = absl::GetFlag(FLAGS_min_topic_confidence);
   options.top_k_topics = absl::GetFlag(FLAGS_top_k_topics);
   KABAR_ASSIGN_OR_RETURN(

@@ -3,7 +3,9 @@
 
 #include <fstream>
 #include <map>
+#include <algorithm>
 #include <memory>
+#include <random>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -47,6 +49,28 @@ absl::Status LogModel(const std::string& path) {
                                static_cast<int64_t>(in.tellg()),
                                " bytes, sha256 ", digest, ")"));
   return absl::OkStatus();
+}
+
+// The language kabar-classify reports for each example (see
+// EvalCommand::lid_model).
+absl::StatusOr<std::vector<LabeledPrediction>> PredictServedLanguage(
+    const EvalCommand& command, const std::vector<Example>& examples) {
+  classify::FastTextClassifier::Options options = command.classifier;
+  options.language_model_path = command.lid_model;
+  options.kabar_language_model_path = command.model;
+  options.topic_model_path = command.topic_model;
+  KABAR_ASSIGN_OR_RETURN(
+      const std::unique_ptr<classify::FastTextClassifier> classifier,
+      classify::FastTextClassifier::Create(options));
+  std::vector<LabeledPrediction> predictions;
+  predictions.reserve(examples.size());
+  for (const Example& example : examples) {
+    KABAR_ASSIGN_OR_RETURN(const v1::Labels labels,
+                           classifier->Classify("", example.line, 1));
+    predictions.push_back(
+        {example.label, labels.language().code(), example.lang});
+  }
+  return predictions;
 }
 
 }  // namespace
@@ -106,6 +130,10 @@ absl::Status RunTrain(const TrainCommand& command) {
   }
   if (training.empty()) {
     return absl::InvalidArgumentError("no training examples");
+  }
+  if (command.shuffle) {
+    std::mt19937_64 random(command.train.seed);
+    std::shuffle(training.begin(), training.end(), random);
   }
   common::LogInfo(absl::StrCat("training examples: ", training.size(), " (",
                                LabelCounts(training), ")"));
@@ -191,11 +219,17 @@ absl::StatusOr<std::string> RunEval(const EvalCommand& command) {
   if (command.format != "text" && command.format != "json") {
     return absl::InvalidArgumentError("--format must be text or json");
   }
-  KABAR_ASSIGN_OR_RETURN(const std::unique_ptr<TrainedModel> model,
-                         TrainedModel::Load(command.model));
   KABAR_ASSIGN_OR_RETURN(const std::vector<Example> examples,
                          LoadExamples(command.data));
-  const EvaluationReport report = Evaluate(PredictAll(*model, examples));
+  std::vector<LabeledPrediction> predictions;
+  if (command.lid_model.empty()) {
+    KABAR_ASSIGN_OR_RETURN(const std::unique_ptr<TrainedModel> model,
+                           TrainedModel::Load(command.model));
+    predictions = PredictAll(*model, examples);
+  } else {
+    KABAR_ASSIGN_OR_RETURN(predictions, PredictServedLanguage(command, examples));
+  }
+  const EvaluationReport report = Evaluate(predictions);
   return command.format == "json" ? FormatReportJson(report)
                                   : FormatReportText(report);
 }

@@ -12,6 +12,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "services/classify/fasttext_classifier.h"
 #include "tools/train/dataset.h"
 #include "tools/train/trainer.h"
 
@@ -40,6 +41,11 @@ struct TrainCommand {
   std::vector<std::string> dev_inputs;
   double validation_fraction = 0;
   TrainOptions train;
+  // Shuffle the training examples (seeded by train.seed) before training.
+  // fastText reads its file in order, so data sorted by label (SIB-200 is
+  // sorted by language) leaves the model remembering mostly the last
+  // labels; a language-ID model must be trained shuffled.
+  bool shuffle = false;
   // Write a quantized .ftz (with `quantize`) instead of the .bin.
   bool quantize = false;
   QuantizeOptions quantize_options;  // training_file is filled in
@@ -65,6 +71,16 @@ struct EvalCommand {
   std::string model;
   DataOptions data;
   std::string format = "text";  // "text" (Markdown) or "json"
+  // When set, evaluates the language kabar-classify reports instead of
+  // `model` alone: the classify service's FastTextClassifier with this
+  // model (lid.176) as its language model, `model` (optional) as kabar's
+  // language model and `topic_model`, on each example's raw line. The
+  // classifier's language options come from `classifier`; its model paths
+  // are filled in. Labels must be kabar language codes ("und" counts as
+  // wrong).
+  std::string lid_model;
+  std::string topic_model = "models/topic.ftz";
+  classify::FastTextClassifier::Options classifier;
 };
 
 // Returns the rendered report.

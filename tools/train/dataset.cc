@@ -45,9 +45,11 @@ struct RawRow {
 // Turns a raw row into zero or one example, updating the stats. An error
 // only for a label that cannot be a fastText label.
 absl::Status AddExample(RawRow row, const InputSpec& input,
-                        const LabelMap& label_map, absl::string_view where,
+                        bool label_from_lang, const LabelMap& label_map,
+                        absl::string_view where,
                         ReadStats* stats, std::vector<Example>* out) {
   ++stats->rows;
+  if (label_from_lang) row.label = row.lang.empty() ? input.lang : row.lang;
   const std::string label(absl::StripAsciiWhitespace(row.label));
   if (label.empty()) {
     ++stats->empty_label;
@@ -79,7 +81,8 @@ absl::Status AddExample(RawRow row, const InputSpec& input,
         absl::StrJoin(row.text_parts.begin() + 1, row.text_parts.end(), "\n");
   }
   Example example;
-  example.text = TopicModelText(title, body);
+  example.line = common::FlattenForLanguageModel(title, body);
+  example.text = common::NormalizeForTopicModel(example.line);
   if (example.text.empty()) {
     ++stats->empty_text;
     return absl::OkStatus();
@@ -107,8 +110,9 @@ absl::Status ReadTsvExamples(const InputSpec& input,
                      absl::StrJoin(mapping.text_fields, ", "),
                      ") is in the header (", header, ")"));
   }
-  const int label_column = table.ColumnIndex(mapping.label_field);
-  if (label_column < 0) {
+  const int label_column =
+      mapping.label_from_lang ? -1 : table.ColumnIndex(mapping.label_field);
+  if (label_column < 0 && !mapping.label_from_lang) {
     return absl::InvalidArgumentError(
         absl::StrCat(input.path, ": label column \"", mapping.label_field,
                      "\" is not in the header (", header, ")"));
@@ -119,10 +123,10 @@ absl::Status ReadTsvExamples(const InputSpec& input,
     const std::vector<std::string>& fields = table.rows[i];
     RawRow row;
     for (int column : text_columns) row.text_parts.push_back(fields[column]);
-    row.label = fields[label_column];
+    if (label_column >= 0) row.label = fields[label_column];
     if (lang_column >= 0) row.lang = fields[lang_column];
     KABAR_RETURN_IF_ERROR(AddExample(
-        std::move(row), input, label_map,
+        std::move(row), input, mapping.label_from_lang, label_map,
         absl::StrCat(input.path, ":", table.line_numbers[i]), stats, out));
   }
   return absl::OkStatus();
@@ -164,7 +168,8 @@ absl::Status ReadJsonLinesExamples(const InputSpec& input,
       std::string value;
       if (get(field, &value)) row.text_parts.push_back(std::move(value));
     }
-    const bool has_label = get(mapping.label_field, &row.label);
+    const bool has_label = mapping.label_from_lang ||
+                           get(mapping.label_field, &row.label);
     if (!mapping.lang_field.empty()) get(mapping.lang_field, &row.lang);
     if (!error.empty()) return absl::InvalidArgumentError(error);
     if (!has_label) {
@@ -172,7 +177,8 @@ absl::Status ReadJsonLinesExamples(const InputSpec& input,
           where, ": label field \"", mapping.label_field, "\" is missing"));
     }
     KABAR_RETURN_IF_ERROR(
-        AddExample(std::move(row), input, label_map, where, stats, out));
+        AddExample(std::move(row), input, mapping.label_from_lang, label_map,
+                   where, stats, out));
   }
   return absl::OkStatus();
 }

@@ -32,6 +32,10 @@ struct FieldMapping {
   // Optional. When empty or missing from a file, the language comes from the
   // input's `LANG=` prefix (InputSpec::lang), else it is empty.
   std::string lang_field = "lang";
+  // Train a language-ID model: the label is the example's language (its
+  // lang_field, else the input's LANG= prefix) and label_field is not read.
+  // A row without a language is skipped as one without a label.
+  bool label_from_lang = false;
 };
 
 // One input file as given on the command line:
@@ -83,6 +87,9 @@ struct Example {
   std::string label;
   std::string lang;
   std::string text;
+  // The same text before normalization: title and body flattened onto one
+  // line (common::FlattenForLanguageModel), what lid.176 is served.
+  std::string line;
 };
 
 // What reading skipped, for logging.

@@ -122,6 +122,40 @@ TEST_F(DatasetTest, ReadsMasakhaNewsStyleTsvWithLabelMap) {
   EXPECT_EQ(stats.empty_label, 1);
 }
 
+// Language-ID training: the label is the language, from the column or the
+// LANG= prefix, renamed by the label map (FLORES code -> kabar code).
+TEST_F(DatasetTest, LabelFromLangUsesColumnOrPrefixThroughTheMap) {
+  const std::string sib = Write("sib.tsv",
+                                "lang\tcategory\ttext\n"
+                                "ind_Latn\thealth\tDokter.\n"
+                                "\tsports\tNo language.\n");
+  const std::string news = Write("news.tsv",
+                                 "headline\ttext\n"
+                                 "Labari\tA Kano.\n");
+  absl::StatusOr<LabelMap> map =
+      LabelMap::Parse("ind_Latn\tid\nhau_Latn\tha\n");
+  ASSERT_TRUE(map.ok());
+  FieldMapping mapping;
+  mapping.label_from_lang = true;
+  ReadStats stats;
+  absl::StatusOr<std::vector<Example>> examples =
+      ReadExamples({"", sib, 1}, mapping, *map, &stats);
+  ASSERT_TRUE(examples.ok()) << examples.status();
+  ASSERT_EQ(examples->size(), 1u);
+  EXPECT_EQ((*examples)[0].label, "id");
+  EXPECT_EQ((*examples)[0].lang, "ind_Latn");
+  EXPECT_EQ((*examples)[0].line, "Dokter.");
+  EXPECT_EQ(stats.empty_label, 1);  // the row without a language
+
+  // No label column needed; the language comes from LANG=.
+  examples = ReadExamples({"hau_Latn", news, 1}, mapping, *map);
+  ASSERT_TRUE(examples.ok()) << examples.status();
+  ASSERT_EQ(examples->size(), 1u);
+  EXPECT_EQ((*examples)[0].label, "ha");
+  EXPECT_EQ((*examples)[0].line, "Labari A Kano.");
+  EXPECT_EQ((*examples)[0].text, "labari a kano .");
+}
+
 TEST_F(DatasetTest, ReadsSibStyleTsvWithLanguageColumnAndRepeat) {
   const std::string path = Write("sib.tsv",
                                  "lang\tcategory\ttext\n"

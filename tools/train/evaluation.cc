@@ -41,6 +41,9 @@ std::vector<LabelMetrics> ComputeLabelMetrics(
     metrics.recall = Ratio(tp, metrics.support);
     const double sum = metrics.precision + metrics.recall;
     metrics.f1 = sum == 0 ? 0 : 2 * metrics.precision * metrics.recall / sum;
+    metrics.false_positive_rate =
+        Ratio(metrics.predicted - tp,
+              static_cast<int64_t>(predictions.size()) - metrics.support);
     if (metrics.support > 0) {
       f1_sum += metrics.f1;
       ++gold_labels;
@@ -122,12 +125,14 @@ std::string FormatReportText(const EvaluationReport& report) {
         "\n");
   }
   absl::StrAppend(&out,
-                  "\n| label | precision | recall | F1 | support |\n"
-                  "|---|---:|---:|---:|---:|\n");
+                  "\n| label | precision | recall | F1 | support | "
+                  "predicted | false-positive rate |\n"
+                  "|---|---:|---:|---:|---:|---:|---:|\n");
   for (const LabelMetrics& label : report.labels) {
     absl::StrAppend(&out, "| ", label.label, " | ", Fixed(label.precision),
                     " | ", Fixed(label.recall), " | ", Fixed(label.f1), " | ",
-                    label.support, " |\n");
+                    label.support, " | ", label.predicted, " | ",
+                    Fixed(label.false_positive_rate), " |\n");
   }
   if (!report.languages.empty()) {
     absl::StrAppend(&out,
@@ -171,7 +176,9 @@ std::string FormatReportJson(const EvaluationReport& report) {
                               {"recall", label.recall},
                               {"f1", label.f1},
                               {"support", label.support},
-                              {"predicted", label.predicted}});
+                              {"predicted", label.predicted},
+                              {"false_positive_rate",
+                               label.false_positive_rate}});
   }
   json["languages"] = nlohmann::json::array();
   for (const LanguageMetrics& lang : report.languages) {

@@ -1,6 +1,6 @@
 // Copyright kabar authors.
 // Classification metrics for kabar-train's `eval` command: accuracy,
-// per-label precision/recall/F1, macro-F1, per-language accuracy and
+// per-label precision/recall/F1 and false-positive rate, macro-F1, per-language accuracy and
 // macro-F1, and the confusion matrix, with text (Markdown tables) and JSON
 // renderings. Pure functions; thread-safe.
 #ifndef KABAR_TOOLS_TRAIN_EVALUATION_H_
@@ -26,6 +26,11 @@ struct LabelMetrics {
   double f1 = 0;
   int64_t support = 0;    // gold examples with this label
   int64_t predicted = 0;  // examples predicted as this label
+  // Share of the examples of other labels predicted as this one: false
+  // positives / (examples - support); 0 when every example has this label.
+  // A high rate marks a label the model uses as a catch-all (lid.176 calls
+  // many African languages "en").
+  double false_positive_rate = 0;
 };
 
 struct LanguageMetrics {

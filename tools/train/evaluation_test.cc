@@ -43,6 +43,11 @@ TEST(EvaluateTest, MatchesHandComputedMetrics) {
   EXPECT_THAT(report.labels[1].f1, DoubleNear(0.4, kEps));
   EXPECT_EQ(report.labels[1].support, 2);
   EXPECT_EQ(report.labels[1].predicted, 3);
+  // b: 2 false positives among the 5 examples that are not b.
+  EXPECT_THAT(report.labels[1].false_positive_rate, DoubleNear(0.4, kEps));
+  // a: 1 of 4; c: 0 of 5.
+  EXPECT_THAT(report.labels[0].false_positive_rate, DoubleNear(0.25, kEps));
+  EXPECT_THAT(report.labels[2].false_positive_rate, DoubleNear(0.0, kEps));
   EXPECT_THAT(report.labels[2].precision, DoubleNear(1.0, kEps));
 
   ASSERT_EQ(report.languages.size(), 2u);

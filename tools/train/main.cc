@@ -40,12 +40,16 @@ ABSL_FLAG(std::vector<std::string>, text_fields,
           "Text columns/fields, joined as title + body; absent ones skipped");
 ABSL_FLAG(std::string, label_field, "category", "Label column/field");
 ABSL_FLAG(std::string, lang_field, "lang", "Language column/field, if any");
+ABSL_FLAG(bool, label_from_lang, false,
+          "Label each example with its language (language-ID models)");
 ABSL_FLAG(std::string, lang, "", "Language of inputs without LANG= prefix");
 ABSL_FLAG(std::string, label_map, "", "File of from<TAB>to label renames");
 ABSL_FLAG(double, validation_fraction, 0, "train: hold-out share if no --dev");
 ABSL_FLAG(std::string, output, "", "Output file");
 ABSL_FLAG(std::string, model, "", "quantize/eval: model file");
 ABSL_FLAG(bool, quantize, false, "train: write a quantized .ftz");
+ABSL_FLAG(bool, shuffle, false,
+          "train: shuffle the examples (seeded) before training");
 ABSL_FLAG(int, epoch, 5, "Training epochs");
 ABSL_FLAG(double, lr, 0.1, "Learning rate");
 ABSL_FLAG(int, dim, 100, "Vector dimension");
@@ -67,6 +71,20 @@ ABSL_FLAG(bool, qout, false, "Quantization: quantize the output matrix");
 ABSL_FLAG(int, retrain_epoch, 0, "Quantization: retrain epochs (0: model's)");
 ABSL_FLAG(double, retrain_lr, 0, "Quantization: retrain lr (0: model's)");
 ABSL_FLAG(std::string, format, "text", "eval: text (Markdown) or json");
+ABSL_FLAG(std::string, lid_model, "",
+          "eval: evaluate kabar-classify's language with this lid.176 model");
+ABSL_FLAG(std::string, topic_model, "models/topic.ftz",
+          "eval with --lid_model: the classifier's topic model");
+ABSL_FLAG(double, min_language_confidence,
+          kabar::classify::FastTextClassifier::Options().min_language_confidence,
+          "eval with --lid_model: as kabar-classify's flag");
+ABSL_FLAG(double, lid_trust_confidence,
+          kabar::classify::FastTextClassifier::Options().lid_trust_confidence,
+          "eval with --lid_model: as kabar-classify's flag");
+ABSL_FLAG(double, kabar_override_confidence,
+          kabar::classify::FastTextClassifier::Options()
+              .kabar_override_confidence,
+          "eval with --lid_model: as kabar-classify's flag");
 ABSL_FLAG(std::string, output_first, "", "split: first part");
 ABSL_FLAG(std::string, output_second, "", "split: second part");
 ABSL_FLAG(double, fraction, 0.5, "split: share of rows in the first part");
@@ -88,6 +106,8 @@ constexpr char kDataHelp[] =
     "  --label_field=NAME    label column (default category)\n"
     "  --lang_field=NAME     language column, if present (default lang)\n"
     "  --lang=NAME           language of inputs without LANG= or column\n"
+    "  --label_from_lang     the label is the language (column or LANG=),\n"
+    "                        for language-ID models; --label_field unused\n"
     "  --label_map=FILE      lines from<TAB>to; '-' as target drops\n";
 
 constexpr char kQuantizeHelp[] =
@@ -104,6 +124,8 @@ std::string CommandHelp(const std::string& command) {
         "normalized exactly as the classify service does.\n\n",
         kDataHelp,
         "  --dev=SPEC,...        development inputs (same mapping)\n"
+        "  --shuffle             shuffle the examples (seeded) first; needed\n"
+        "                        when the inputs are sorted by label\n"
         "  --validation_fraction=F  hold out F of the training data instead\n"
         "  --output=PATH         the model (.bin, or .ftz with --quantize)\n"
         "  --epoch=5 --lr=0.1 --dim=100 --word_ngrams=1 --minn=0 --maxn=0\n"
@@ -129,6 +151,15 @@ std::string CommandHelp(const std::string& command) {
         "metrics and the confusion matrix of a model on labeled data.\n\n"
         "  --model=X             a .bin or .ftz model\n",
         kDataHelp,
+        "  --lid_model=FILE      instead of --model alone, evaluate the\n"
+        "                        language kabar-classify reports with FILE\n"
+        "                        (lid.176) as its language model and --model,\n"
+        "                        if given, as kabar's; labels must be kabar\n"
+        "                        codes (--label_map=models/language_codes.tsv)\n"
+        "  --topic_model=FILE    the classifier's topic model (default\n"
+        "                        models/topic.ftz)\n"
+        "  --min_language_confidence --lid_trust_confidence\n"
+        "  --kabar_override_confidence   as kabar-classify's flags\n"
         "  --format=text|json    Markdown tables or JSON (default text)\n"
         "  --output=FILE         write the report there (default stdout)\n");
   }
@@ -182,6 +213,7 @@ kabar::train::DataOptions DataFromFlags(int argc, char** argv) {
   data.mapping.text_fields = absl::GetFlag(FLAGS_text_fields);
   data.mapping.label_field = absl::GetFlag(FLAGS_label_field);
   data.mapping.lang_field = absl::GetFlag(FLAGS_lang_field);
+  data.mapping.label_from_lang = absl::GetFlag(FLAGS_label_from_lang);
   data.label_map_path = absl::GetFlag(FLAGS_label_map);
   data.default_lang = absl::GetFlag(FLAGS_lang);
   return data;
@@ -225,6 +257,7 @@ absl::Status Train(int argc, char** argv) {
   command.train.autotune_seconds = absl::GetFlag(FLAGS_autotune_seconds);
   command.train.verbose = absl::GetFlag(FLAGS_verbose);
   command.quantize = absl::GetFlag(FLAGS_quantize);
+  command.shuffle = absl::GetFlag(FLAGS_shuffle);
   command.quantize_options = QuantizeFromFlags();
   command.output = absl::GetFlag(FLAGS_output);
   return kabar::train::RunTrain(command);
@@ -244,6 +277,14 @@ absl::Status Eval(int argc, char** argv) {
   command.model = absl::GetFlag(FLAGS_model);
   command.data = DataFromFlags(argc, argv);
   command.format = absl::GetFlag(FLAGS_format);
+  command.lid_model = absl::GetFlag(FLAGS_lid_model);
+  command.topic_model = absl::GetFlag(FLAGS_topic_model);
+  command.classifier.min_language_confidence =
+      absl::GetFlag(FLAGS_min_language_confidence);
+  command.classifier.lid_trust_confidence =
+      absl::GetFlag(FLAGS_lid_trust_confidence);
+  command.classifier.kabar_override_confidence =
+      absl::GetFlag(FLAGS_kabar_override_confidence);
   absl::StatusOr<std::string> report = kabar::train::RunEval(command);
   if (!report.ok()) return report.status();
   const std::string output = absl::GetFlag(FLAGS_output);
