@@ -31,6 +31,7 @@
 #include "bench/process_stats.h"
 #include "clients/cpp/clients.h"
 #include "services/classify/fasttext_classifier.h"
+#include "services/classify/language_codes.h"
 #include "services/common/text.h"
 #include "tests/util/service_process.h"
 
@@ -226,6 +227,7 @@ absl::StatusOr<RowResult> RunFastTextRow(const std::vector<Article>& articles,
           return absl::InvalidArgumentError(
               absl::StrCat("cannot load models: ", e.what()));
         }
+        const classify::LanguageCodes& codes = classify::LanguageCodes::Default();
         // What a caller of fastText has to do with an article: the same input
         // preparation as kabar's (one line; the topic model's normalization),
         // then predictLine on each model.
@@ -243,11 +245,28 @@ absl::StatusOr<RowResult> RunFastTextRow(const std::vector<Article>& articles,
               // The classifier names no language below
               // min_alternative_confidence (not even as a guess), so neither
               // does this row.
-              if (!predictions.empty()) {
-                if (predictions[0].first >= kMinGuessProbability) {
-                  answer->language = StripLabel(predictions[0].second);
+              // kabar reports codes from its one table (lid.176's "no" is
+              // "nb"; "arz" and "ar" are both "ar", their probabilities
+              // added), so this row maps fastText's labels the same way.
+              std::string best;
+              float best_probability = -1;
+              for (size_t i = 0; i < predictions.size(); ++i) {
+                const std::string code = codes.Map(StripLabel(predictions[i].second));
+                float probability = 0;
+                bool seen_before = false;
+                for (size_t j = 0; j < predictions.size(); ++j) {
+                  if (codes.Map(StripLabel(predictions[j].second)) != code) continue;
+                  if (j < i) seen_before = true;
+                  probability += predictions[j].first;
                 }
-                answer->language_probability = predictions[0].first;
+                if (!seen_before && probability > best_probability) {
+                  best = code;
+                  best_probability = probability;
+                }
+              }
+              if (!best.empty()) {
+                if (best_probability >= kMinGuessProbability) answer->language = best;
+                answer->language_probability = best_probability;
               }
               topic_line.push_back('\n');
               std::istringstream topic_in(topic_line);
