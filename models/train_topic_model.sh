@@ -76,7 +76,7 @@ mkdir -p "$(dirname "$output")"
 "$kabar_train" train "${train_inputs[@]}" \
   --text_fields=headline,text --label_field=category --lang_field=lang \
   --label_map="$work/label_map.tsv" \
-  --epoch=10 --lr=0.5 --dim=16 --word_ngrams=2 --minn=2 --maxn=5 \
+  --epoch=10 --lr=0.5 --dim=16 --word_ngrams=2 --minn=4 --maxn=4 \
   --min_count=1 --bucket=2000000 --loss=softmax \
   --seed=1 --threads=1 --verbose=1 \
   --quantize --max_bytes=8000000 --retrain_epoch=3 \
