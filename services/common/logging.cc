@@ -32,6 +32,42 @@ absl::string_view LevelName(LogLevel level) {
   return "info";
 }
 
+// A quoted string with quotes, backslashes and control bytes escaped: as
+// \u00XX in JSON, as \xXX (DEL too) in key=value text.
+void AppendQuoted(std::string* out, absl::string_view value, bool json) {
+  out->push_back('"');
+  for (char c : value) {
+    switch (c) {
+      case '"':
+        out->append("\\\"");
+        break;
+      case '\\':
+        out->append("\\\\");
+        break;
+      case '\n':
+        out->append("\\n");
+        break;
+      case '\r':
+        out->append("\\r");
+        break;
+      case '\t':
+        out->append("\\t");
+        break;
+      default: {
+        const unsigned char byte = static_cast<unsigned char>(c);
+        if (json && byte < 0x20) {
+          absl::StrAppendFormat(out, "\\u%04x", byte);
+        } else if (!json && (byte < 0x20 || byte == 0x7f)) {
+          absl::StrAppendFormat(out, "\\x%02x", byte);
+        } else {
+          out->push_back(c);
+        }
+      }
+    }
+  }
+  out->push_back('"');
+}
+
 // Text values are bare when they are one plain token, quoted otherwise.
 void AppendTextValue(std::string* out, absl::string_view value) {
   bool bare = !value.empty();
@@ -42,63 +78,11 @@ void AppendTextValue(std::string* out, absl::string_view value) {
     out->append(value.data(), value.size());
     return;
   }
-  out->push_back('"');
-  for (char c : value) {
-    switch (c) {
-      case '"':
-        out->append("\\\"");
-        break;
-      case '\\':
-        out->append("\\\\");
-        break;
-      case '\n':
-        out->append("\\n");
-        break;
-      case '\r':
-        out->append("\\r");
-        break;
-      case '\t':
-        out->append("\\t");
-        break;
-      default:
-        if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) {
-          absl::StrAppendFormat(out, "\\x%02x", static_cast<unsigned char>(c));
-        } else {
-          out->push_back(c);
-        }
-    }
-  }
-  out->push_back('"');
+  AppendQuoted(out, value, /*json=*/false);
 }
 
 void AppendJsonString(std::string* out, absl::string_view value) {
-  out->push_back('"');
-  for (char c : value) {
-    switch (c) {
-      case '"':
-        out->append("\\\"");
-        break;
-      case '\\':
-        out->append("\\\\");
-        break;
-      case '\n':
-        out->append("\\n");
-        break;
-      case '\r':
-        out->append("\\r");
-        break;
-      case '\t':
-        out->append("\\t");
-        break;
-      default:
-        if (static_cast<unsigned char>(c) < 0x20) {
-          absl::StrAppendFormat(out, "\\u%04x", static_cast<unsigned char>(c));
-        } else {
-          out->push_back(c);
-        }
-    }
-  }
-  out->push_back('"');
+  AppendQuoted(out, value, /*json=*/true);
 }
 
 }  // namespace

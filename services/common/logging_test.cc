@@ -20,6 +20,12 @@ TEST(LoggingTest, TextLineOmitsAbsentRequestIdAndQuotesEmptyValues) {
             "ts=2026-01-02T03:04:05.678Z level=info msg=ready x=\"\"\n");
 }
 
+TEST(LoggingTest, TextLineEscapesControlBytesAsHex) {
+  EXPECT_EQ(FormatLogLine(kTime, LogLevel::kInfo, LogFormat::kText, "m", "",
+                          {{"ctl", std::string("a\x01\x7f", 3)}}),
+            "ts=2026-01-02T03:04:05.678Z level=info msg=m ctl=\"a\\x01\\x7f\"\n");
+}
+
 TEST(LoggingTest, JsonLineIsOneObjectWithEscapedStrings) {
   EXPECT_EQ(FormatLogLine(kTime, LogLevel::kError, LogFormat::kJson, "bad\tthing", "r1",
                           {{"n", "3"}, {"ctl", std::string("\x01", 1)}}),
