@@ -37,37 +37,7 @@ using ::testing::HasSubstr;
 constexpr int kArticles = 20000;
 const std::string kSourceDir = KABAR_SOURCE_DIR;
 
-// Restartable service on a fixed port, so its peers can find it again.
-struct Service {
-  Service(std::string binary, std::vector<std::string> args, std::string health,
-          std::string dir)
-      : binary(std::move(binary)),
-        args(std::move(args)),
-        health(std::move(health)),
-        dir(std::move(dir)) {}
-
-  std::string binary;
-  std::vector<std::string> args;
-  std::string health;
-  std::string dir;
-  int port = UnusedPort();
-  std::unique_ptr<ServiceProcess> process;
-
-  std::string address() const { return absl::StrCat("127.0.0.1:", port); }
-
-  void Start() {
-    std::vector<std::string> all = args;
-    all.push_back(absl::StrCat("--listen=", address()));
-    auto started = ServiceProcess::Start(BinaryPath(binary), all, dir, health);
-    ASSERT_TRUE(started.ok()) << started.status();
-    process = *std::move(started);
-  }
-
-  void KillAndRestart() {
-    process->Kill();  // SIGKILL
-    Start();
-  }
-};
+using Service = ::kabar::testing::RestartableService;
 
 TEST(FaultTest, AcknowledgedArticlesSurviveKilledServicesExactlyOnce) {
   const std::string dir = MakeTempDir("fault");
@@ -77,14 +47,14 @@ TEST(FaultTest, AcknowledgedArticlesSurviveKilledServicesExactlyOnce) {
                    "kabar.v1.ClassifierService",
                    dir};
   Service store{"kabar-store", {"--db=" + dir + "/kabar.db"}, "kabar.v1.StoreService", dir};
-  classify.Start();
-  store.Start();
+  ASSERT_EQ(classify.Start(), absl::OkStatus());
+  ASSERT_EQ(store.Start(), absl::OkStatus());
   Service ingest{"kabar-ingest",
                  {"--classifier=" + classify.address(), "--store=" + store.address(),
                   "--spool_dir=" + dir + "/spool"},
                  "kabar.v1.IngestService",
                  dir};
-  ingest.Start();
+  ASSERT_EQ(ingest.Start(), absl::OkStatus());
   ASSERT_TRUE(classify.process && store.process && ingest.process);
 
   const std::string input = dir + "/articles.jsonl";
@@ -120,15 +90,15 @@ TEST(FaultTest, AcknowledgedArticlesSurviveKilledServicesExactlyOnce) {
   int kills = 0;
   for (int round = 0; round < 3 && !cli_done; ++round) {
     absl::SleepFor(absl::Milliseconds(pause_ms(random)));
-    classify.KillAndRestart();
+    ASSERT_EQ(classify.KillAndRestart(), absl::OkStatus());
     ++kills;
     absl::SleepFor(absl::Milliseconds(pause_ms(random)));
-    store.KillAndRestart();
+    ASSERT_EQ(store.KillAndRestart(), absl::OkStatus());
     ++kills;
   }
   if (!cli_done) {
     absl::SleepFor(absl::Milliseconds(pause_ms(random)));
-    ingest.KillAndRestart();
+    ASSERT_EQ(ingest.KillAndRestart(), absl::OkStatus());
     ++kills;
   }
   client.join();

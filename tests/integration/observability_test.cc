@@ -84,39 +84,19 @@ client::ClientOptions To(const std::string& address) {
   return options;
 }
 
-// A service on a fixed port (so it can be restarted where its peers look),
-// with its metrics on a port of its own.
-struct Service {
-  Service() = default;
-  Service(std::string binary, std::vector<std::string> args, std::string health,
-          std::string dir)
-      : binary(std::move(binary)),
-        args(std::move(args)),
-        health(std::move(health)),
-        dir(std::move(dir)) {}
+// A restartable service with its metrics on a port of its own.
+struct Service : ::kabar::testing::RestartableService {
+  using RestartableService::RestartableService;
 
-  std::string binary;
-  std::vector<std::string> args;
-  std::string health;
-  std::string dir;
-  int port = UnusedPort();
-  std::unique_ptr<ServiceProcess> process;
-
-  std::string address() const { return absl::StrCat("127.0.0.1:", port); }
   std::string metrics_port_file() const { return dir + "/" + binary + ".metrics.port"; }
   std::string log() const { return ReadFile(process->log_path()); }
+  int metrics_port() const { return ReadPort(metrics_port_file()); }
 
   void Start() {
-    std::filesystem::create_directories(dir);
-    std::vector<std::string> all = args;
-    all.push_back(absl::StrCat("--listen=", address()));
-    all.push_back("--metrics_listen=127.0.0.1:0");
-    all.push_back("--metrics_port_file=" + metrics_port_file());
-    auto started = ServiceProcess::Start(BinaryPath(binary), all, dir, health);
-    ASSERT_TRUE(started.ok()) << started.status();
-    process = *std::move(started);
+    ASSERT_EQ(RestartableService::Start({"--metrics_listen=127.0.0.1:0",
+                                         "--metrics_port_file=" + metrics_port_file()}),
+              absl::OkStatus());
   }
-  int metrics_port() const { return ReadPort(metrics_port_file()); }
 };
 
 class ObservabilityTest : public ::testing::Test {

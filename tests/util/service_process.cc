@@ -179,4 +179,33 @@ void ServiceProcess::Kill() {
   pid_ = -1;
 }
 
+RestartableService::RestartableService(std::string binary,
+                                       std::vector<std::string> args,
+                                       std::string health, std::string dir)
+    : binary(std::move(binary)),
+      args(std::move(args)),
+      health(std::move(health)),
+      dir(std::move(dir)) {}
+
+std::string RestartableService::address() const {
+  return absl::StrCat("127.0.0.1:", port);
+}
+
+absl::Status RestartableService::Start(const std::vector<std::string>& extra_args) {
+  std::filesystem::create_directories(dir);
+  std::vector<std::string> all = args;
+  all.insert(all.end(), extra_args.begin(), extra_args.end());
+  all.push_back(absl::StrCat("--listen=", address()));
+  absl::StatusOr<std::unique_ptr<ServiceProcess>> started =
+      ServiceProcess::Start(BinaryPath(binary), all, dir, health);
+  if (!started.ok()) return started.status();
+  process = *std::move(started);
+  return absl::OkStatus();
+}
+
+absl::Status RestartableService::KillAndRestart() {
+  if (process != nullptr) process->Kill();
+  return Start();
+}
+
 }  // namespace kabar::testing

@@ -71,6 +71,28 @@ class ServiceProcess final {
   const std::string log_path_;
 };
 
+// A service on a fixed loopback port, so it can be killed or stopped and
+// started again where its peers look for it.
+struct RestartableService {
+  RestartableService() = default;
+  RestartableService(std::string binary, std::vector<std::string> args,
+                     std::string health, std::string dir);
+
+  std::string binary;  // a name under BinaryPath()
+  std::vector<std::string> args;
+  std::string health;  // the health service that must answer SERVING
+  std::string dir;     // working directory, created on Start (logs)
+  int port = UnusedPort();
+  std::unique_ptr<ServiceProcess> process;
+
+  std::string address() const;
+  // Starts it with `args`, `extra_args` and --listen=address(). The error
+  // carries the log's tail.
+  absl::Status Start(const std::vector<std::string>& extra_args = {});
+  // SIGKILL, then Start().
+  absl::Status KillAndRestart();
+};
+
 }  // namespace kabar::testing
 
 #endif  // KABAR_TESTS_UTIL_SERVICE_PROCESS_H_
