@@ -30,8 +30,6 @@ namespace {
 using ::kabar::testing::BinaryPath;
 using ::kabar::testing::MakeTempDir;
 using ::kabar::testing::RunCommand;
-using ::kabar::testing::ServiceProcess;
-using ::kabar::testing::UnusedPort;
 using ::testing::HasSubstr;
 using ::testing::Not;
 

@@ -36,33 +36,18 @@ using ::kabar::store::PostgresTestDatabase;
 using ::kabar::testing::BinaryPath;
 using ::kabar::testing::MakeTempDir;
 using ::kabar::testing::RunCommand;
-using ::kabar::testing::ServiceProcess;
-using ::kabar::testing::UnusedPort;
 using ::testing::HasSubstr;
 
 constexpr int kPerBatch = 40;
 
 // A store on a fixed port, so the watching CLI finds it again after a
 // restart.
-struct Store {
-  std::string db;
-  std::string dir;
-  int port = UnusedPort();
-  std::unique_ptr<ServiceProcess> process;
-
-  std::string address() const { return absl::StrCat("127.0.0.1:", port); }
-
-  void Start() {
-    std::filesystem::create_directories(dir);
-    auto started = ServiceProcess::Start(
-        BinaryPath("kabar-store"),
-        {"--db=" + db, "--listen=" + address(), "--shutdown_grace=2s",
-         "--watch_poll_interval=200ms"},
-        dir, "kabar.v1.StoreService");
-    ASSERT_TRUE(started.ok()) << started.status();
-    process = *std::move(started);
-  }
-};
+::kabar::testing::RestartableService Store(const std::string& db, const std::string& dir) {
+  return {"kabar-store",
+          {"--db=" + db, "--shutdown_grace=2s", "--watch_poll_interval=200ms"},
+          "kabar.v1.StoreService",
+          dir};
+}
 
 void PutBatch(const std::string& address, int batch) {
   client::ClientOptions options;
@@ -83,11 +68,10 @@ void PutBatch(const std::string& address, int batch) {
 }
 
 void RunWatchAcrossRestarts(const std::string& db, const std::string& dir) {
-  Store watched{db, dir + "/watched"};
-  Store writer{db, dir + "/writer"};
-  watched.Start();
-  writer.Start();
-  ASSERT_TRUE(watched.process && writer.process);
+  ::kabar::testing::RestartableService watched = Store(db, dir + "/watched");
+  ::kabar::testing::RestartableService writer = Store(db, dir + "/writer");
+  ASSERT_EQ(watched.Start(), absl::OkStatus());
+  ASSERT_EQ(writer.Start(), absl::OkStatus());
 
   constexpr int kArticles = 3 * kPerBatch;
   std::string output;
@@ -105,9 +89,8 @@ void RunWatchAcrossRestarts(const std::string& db, const std::string& dir) {
 
   PutBatch(watched.address(), 0);
   absl::SleepFor(absl::Milliseconds(500));
-  watched.process->Kill();  // SIGKILL: the stream breaks mid-way
-  watched.Start();
-  ASSERT_TRUE(watched.process);
+  // SIGKILL: the stream breaks mid-way.
+  ASSERT_EQ(watched.KillAndRestart(), absl::OkStatus());
   PutBatch(watched.address(), 1);
   absl::SleepFor(absl::Milliseconds(500));
   // SIGTERM with the watch open: the store must still exit within its
@@ -117,8 +100,7 @@ void RunWatchAcrossRestarts(const std::string& db, const std::string& dir) {
   ASSERT_TRUE(stopped.ok()) << stopped.status();
   EXPECT_EQ(*stopped, 0);
   EXPECT_LT(absl::Now() - stop_start, absl::Seconds(8));
-  watched.Start();
-  ASSERT_TRUE(watched.process);
+  ASSERT_EQ(watched.Start(), absl::OkStatus());
   // Through the other process: the watched store learns of it by polling.
   PutBatch(writer.address(), 2);
 
