@@ -40,9 +40,10 @@ namespace {
 
 constexpr char kClassifierServiceName[] = "kabar.v1.ClassifierService";
 // What FastTextClassifier asks of the models with default options: the
-// language and three runners-up at any probability, and three topics at
-// 0.2 or more.
-constexpr int kLanguagePredictions = 4;
+// language, three runners-up and one more (which makes up for codes merged
+// into one) at any probability, and three topics at 0.2 or more.
+const int kLanguagePredictions =
+    2 + classify::FastTextClassifier::Options().max_language_alternatives;
 constexpr int kTopicPredictions = 3;
 constexpr float kTopicThreshold = 0.2f;
 const float kMinGuessProbability = static_cast<float>(
